@@ -1,0 +1,3 @@
+using Kairo.Ctl;
+
+return CtlCommand.Run(args);

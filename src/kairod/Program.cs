@@ -1,0 +1,3 @@
+using Kairo.Daemon;
+
+return DaemonCommand.Run(args);
