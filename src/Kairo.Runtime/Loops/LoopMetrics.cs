@@ -1,0 +1,103 @@
+using Kairo.Runtime.Metrics;
+
+namespace Kairo.Runtime.Loops;
+
+/// <summary>Why a tick missed its deadline.</summary>
+public enum MissCause
+{
+    /// <summary>The loop thread woke so late that the deadline had already passed.</summary>
+    LateWakeup,
+
+    /// <summary>Inference finished after the deadline.</summary>
+    SlowInference,
+
+    /// <summary>Inference failed; the safe output went out instead.</summary>
+    InferenceError,
+
+    /// <summary>Whole periods passed without a tick because the loop fell behind.</summary>
+    Overrun,
+}
+
+/// <summary>
+/// A loop's counters and latency histograms. The loop thread is the only writer; any thread reads, without locks.
+/// </summary>
+public sealed class LoopMetrics
+{
+    private readonly long[] _misses = new long[Enum.GetValues<MissCause>().Length];
+    private long _ticks;
+    private long _fresh;
+    private long _held;
+    private long _safe;
+    private long _skipped;
+    private long _staleInputs;
+    private long _swaps;
+    private long _allocatedBytes;
+    private long _nanOutputs;
+
+    /// <summary>Wake-up lateness: how long after its release time the loop thread ran.</summary>
+    public LatencyHistogram WakeLateness { get; } = new();
+
+    /// <summary>Time inside ONNX Runtime for one tick.</summary>
+    public LatencyHistogram Inference { get; } = new();
+
+    /// <summary>From a tick's release time to its output handed to every sink.</summary>
+    public LatencyHistogram EndToEnd { get; } = new();
+
+    public long Ticks => Volatile.Read(ref _ticks);
+
+    public long FreshOutputs => Volatile.Read(ref _fresh);
+
+    public long HeldOutputs => Volatile.Read(ref _held);
+
+    public long SafeOutputs => Volatile.Read(ref _safe);
+
+    public long SkippedOutputs => Volatile.Read(ref _skipped);
+
+    /// <summary>Ticks that ran on the previous input because the source had nothing new.</summary>
+    public long StaleInputs => Volatile.Read(ref _staleInputs);
+
+    public long Swaps => Volatile.Read(ref _swaps);
+
+    /// <summary>Ticks whose outputs held a NaN.</summary>
+    public long NanOutputs => Volatile.Read(ref _nanOutputs);
+
+    /// <summary>Managed bytes the loop thread allocated since its warm-up ended: 0 in a healthy loop.</summary>
+    public long AllocatedBytes => Volatile.Read(ref _allocatedBytes);
+
+    public long Misses(MissCause cause) => Volatile.Read(ref _misses[(int)cause]);
+
+    /// <summary>Deadline misses of every cause.</summary>
+    public long DeadlineMisses
+    {
+        get
+        {
+            long total = 0;
+            for (int i = 0; i < _misses.Length; i++)
+            {
+                total += Volatile.Read(ref _misses[i]);
+            }
+
+            return total;
+        }
+    }
+
+    internal void CountTick() => Volatile.Write(ref _ticks, _ticks + 1);
+
+    internal void CountFresh() => Volatile.Write(ref _fresh, _fresh + 1);
+
+    internal void CountHeld() => Volatile.Write(ref _held, _held + 1);
+
+    internal void CountSafe() => Volatile.Write(ref _safe, _safe + 1);
+
+    internal void CountSkipped() => Volatile.Write(ref _skipped, _skipped + 1);
+
+    internal void CountStale() => Volatile.Write(ref _staleInputs, _staleInputs + 1);
+
+    internal void CountSwap() => Volatile.Write(ref _swaps, _swaps + 1);
+
+    internal void CountNan() => Volatile.Write(ref _nanOutputs, _nanOutputs + 1);
+
+    internal void CountMiss(MissCause cause, long n = 1) => Volatile.Write(ref _misses[(int)cause], _misses[(int)cause] + n);
+
+    internal void SetAllocatedBytes(long bytes) => Volatile.Write(ref _allocatedBytes, bytes);
+}
