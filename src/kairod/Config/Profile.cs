@@ -1,0 +1,157 @@
+namespace Kairo.Daemon.Config;
+
+// The board profile as it is written in JSON (firmware-config/*.json, docs/profile.md). Plain data: the loader
+// checks it and names every problem by its JSON path before anything is built from it.
+
+public sealed class Profile
+{
+    /// <summary>The JSON schema an editor may use to check the file; ignored by kairod.</summary>
+    [System.Text.Json.Serialization.JsonPropertyName("$schema")]
+    public string? Schema { get; set; }
+
+    public string? Board { get; set; }
+
+    public string? Description { get; set; }
+
+    public string? DeviceId { get; set; }
+
+    public string? StateDir { get; set; }
+
+    public OnnxRuntimeSection? OnnxRuntime { get; set; }
+
+    public LogSection? Log { get; set; }
+
+    public List<ModelSection>? Models { get; set; }
+
+    public List<LoopSection>? Loops { get; set; }
+}
+
+public sealed class OnnxRuntimeSection
+{
+    /// <summary>Where libonnxruntime.so.1 is when it is not next to kairod (a file or a directory).</summary>
+    public string? LibraryPath { get; set; }
+
+    /// <summary>verbose, info, warning, error or fatal.</summary>
+    public string? LogSeverity { get; set; }
+}
+
+public sealed class LogSection
+{
+    /// <summary>trace, debug, information, warning, error or critical.</summary>
+    public string? Level { get; set; }
+
+    /// <summary>How often each loop's metrics are logged; 0 turns it off.</summary>
+    public double? MetricsIntervalSeconds { get; set; }
+}
+
+public sealed class ModelSection
+{
+    public string? Name { get; set; }
+
+    /// <summary>The model file, relative to the profile's directory.</summary>
+    public string? Path { get; set; }
+
+    public long? Version { get; set; }
+
+    public string? Release { get; set; }
+
+    public int? IntraOpThreads { get; set; }
+
+    public int? InterOpThreads { get; set; }
+
+    /// <summary>disabled, basic, extended, layout or all.</summary>
+    public string? GraphOptimization { get; set; }
+
+    /// <summary>Keep the optimized model in the state directory so later starts skip the optimization.</summary>
+    public bool? OptimizedModelCache { get; set; }
+
+    public bool? AllowSpinning { get; set; }
+
+    public List<ProviderSection>? Providers { get; set; }
+}
+
+public sealed class ProviderSection
+{
+    public string? Name { get; set; }
+
+    public bool? Required { get; set; }
+
+    public Dictionary<string, string>? Options { get; set; }
+}
+
+public sealed class LoopSection
+{
+    public string? Name { get; set; }
+
+    public string? Model { get; set; }
+
+    public double? RateHz { get; set; }
+
+    public double? DeadlineMs { get; set; }
+
+    /// <summary>skip, hold or safe.</summary>
+    public string? MissPolicy { get; set; }
+
+    public Dictionary<string, float[]>? SafeOutput { get; set; }
+
+    public List<int>? CpuAffinity { get; set; }
+
+    public int? Priority { get; set; }
+
+    public bool? AutoStart { get; set; }
+
+    public Dictionary<string, long[]>? Inputs { get; set; }
+
+    public List<StateSection>? State { get; set; }
+
+    public SourceSection? Source { get; set; }
+
+    public List<SinkSection>? Sinks { get; set; }
+}
+
+public sealed class StateSection
+{
+    public string? From { get; set; }
+
+    public string? To { get; set; }
+}
+
+public sealed class SourceSection
+{
+    /// <summary>synthetic, udp, unix, ring or replay.</summary>
+    public string? Type { get; set; }
+
+    public string? Pattern { get; set; }
+
+    public float? Value { get; set; }
+
+    public ulong? Seed { get; set; }
+
+    /// <summary>udp: the address to listen on (IP:PORT).</summary>
+    public string? Address { get; set; }
+
+    /// <summary>unix, ring, replay: the socket, ring or recording path.</summary>
+    public string? Path { get; set; }
+
+    /// <summary>replay: start again at the end (default true).</summary>
+    public bool? Loop { get; set; }
+
+    /// <summary>ring: create the ring if the camera process has not yet (default true).</summary>
+    public bool? Create { get; set; }
+
+    /// <summary>ring: slots to create the ring with.</summary>
+    public int? Slots { get; set; }
+}
+
+public sealed class SinkSection
+{
+    /// <summary>udp, unix or log.</summary>
+    public string? Type { get; set; }
+
+    public string? Address { get; set; }
+
+    public string? Path { get; set; }
+
+    /// <summary>log: one line every this many ticks.</summary>
+    public int? EveryTicks { get; set; }
+}

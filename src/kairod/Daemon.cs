@@ -1,0 +1,247 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Kairo.Daemon.Config;
+using Kairo.Daemon.Logging;
+using Kairo.Onnx;
+using Kairo.Runtime.Loops;
+using Kairo.Runtime.Metrics;
+using Kairo.Runtime.Sinks;
+using Kairo.Runtime.Sources;
+using Microsoft.Extensions.Logging;
+
+namespace Kairo.Daemon;
+
+/// <summary>What differs per machine and may be given on the command line instead of in the profile.</summary>
+internal sealed record Overrides(string? DeviceId, string? StateDir);
+
+/// <summary>The daemon's life: load the profile's models, run its loops, report, and stop cleanly on a signal.</summary>
+internal sealed class Daemon : IDisposable
+{
+    private readonly LoadedProfile _loaded;
+    private readonly ConsoleLog _log;
+    private readonly ILogger _logger;
+    private readonly List<ControlLoop> _loops = [];
+    private readonly CancellationTokenSource _stop = new();
+    private readonly string _stateDirectory;
+    private readonly string _deviceId;
+
+    public Daemon(LoadedProfile loaded, Overrides overrides, ConsoleLog log)
+    {
+        _loaded = loaded;
+        _log = log;
+        _logger = log.CreateLogger("kairod");
+        _deviceId = overrides.DeviceId ?? loaded.Profile.DeviceId ?? Environment.MachineName;
+        _stateDirectory = Path.GetFullPath(overrides.StateDir ?? loaded.Profile.StateDir ?? "/var/lib/kairo");
+    }
+
+    public IReadOnlyList<ControlLoop> Loops => _loops;
+
+    /// <summary>Runs until SIGTERM or SIGINT; returns the process exit code.</summary>
+    public int Run()
+    {
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnStopSignal);
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnStopSignal);
+        using var hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+        {
+            context.Cancel = true;
+            Reload();
+        });
+
+        try
+        {
+            Start();
+        }
+        catch (Exception e) when (e is ProfileException or LoopConfigurationException or OnnxRuntimeException or DllNotFoundException or IOException or UnauthorizedAccessException or InvalidOperationException or FormatException)
+        {
+            _logger.LogCritical("cannot start: {Message}", e.Message);
+            return 1;
+        }
+
+        ReportUntilStopped();
+        StopLoops();
+        _logger.LogInformation("stopped");
+        return 0;
+    }
+
+    private void OnStopSignal(PosixSignalContext context)
+    {
+        context.Cancel = true; // stop gracefully instead of the runtime's immediate exit
+        _logger.LogInformation("{Signal}: stopping", context.Signal);
+        _stop.Cancel();
+    }
+
+    private void Start()
+    {
+        var profile = _loaded.Profile;
+        OnnxRuntimeLibrary.Load(profile.OnnxRuntime?.LibraryPath, OrtSeverity(profile.OnnxRuntime?.LogSeverity));
+        Directory.CreateDirectory(_stateDirectory);
+        _logger.LogInformation(
+            "kairod {Version} device {Device} board {Board}, profile {Profile}, state {State}; onnxruntime {Ort} with {Providers}",
+            DaemonCommand.KairoVersion, _deviceId, profile.Board ?? "unnamed", _loaded.Source, _stateDirectory,
+            OnnxRuntimeLibrary.Version, string.Join(", ", OnnxRuntimeLibrary.AvailableProviders));
+
+        var factory = new LoopFactory(_loaded, _stateDirectory, _log);
+        var sections = profile.Loops ?? [];
+        for (int i = 0; i < sections.Count; i++)
+        {
+            var section = sections[i];
+            try
+            {
+                _loops.Add(CreateLoop(factory, section));
+            }
+            catch (Exception e) when (e is LoopConfigurationException or OnnxRuntimeException or IOException or InvalidOperationException or FormatException or System.Net.Sockets.SocketException)
+            {
+                throw new LoopConfigurationException($"$.loops[{i}] ({section.Name}): {e.Message}");
+            }
+        }
+
+        foreach (var (loop, section) in _loops.Zip(sections))
+        {
+            if (section.AutoStart ?? true)
+            {
+                loop.Start();
+                foreach (string warning in loop.Warnings)
+                {
+                    _logger.LogWarning("{Warning}", warning);
+                }
+            }
+        }
+
+        if (_loops.Count == 0)
+        {
+            _logger.LogWarning("the profile has no loops: nothing runs until one is configured");
+        }
+    }
+
+    private ControlLoop CreateLoop(LoopFactory factory, LoopSection section)
+    {
+        var logger = _log.CreateLogger($"loop {section.Name}");
+        var options = LoopFactory.LoopOptions(section);
+        var model = ModelInstance.Load(factory.ModelSource(section.Model!), options);
+        IFrameSource? source = null;
+        var sinks = new List<IFrameSink>();
+        try
+        {
+            source = factory.Source(section.Source!);
+            foreach (var sink in section.Sinks ?? [])
+            {
+                sinks.Add(factory.Sink(sink, section.Name!));
+            }
+
+            var loop = new ControlLoop(options, model, source, sinks);
+            foreach (var outcome in model.Session.Providers.Where(p => !p.Appended))
+            {
+                logger.LogWarning("execution provider {Provider} skipped: {Reason}", outcome.Name, outcome.Reason);
+            }
+
+            foreach (string note in model.Layout.Notes)
+            {
+                logger.LogInformation("{Note}", note);
+            }
+
+            logger.LogInformation(
+                "{Model} v{Version} at {Rate} Hz, miss policy {Policy}; source {Source}; sinks {Sinks}; in {Inputs}; out {Outputs}; warm-up median {Warmup:0.###} ms",
+                model.Name, model.Version, options.RateHz.ToString(CultureInfo.InvariantCulture), options.MissPolicy.ToString().ToLowerInvariant(),
+                source.Description, sinks.Count == 0 ? "none" : string.Join(", ", sinks.Select(s => s.Description)),
+                model.Layout.Input.ToString() is { Length: > 0 } i ? i : "-", model.Layout.Output, model.WarmupMedianMilliseconds);
+            return loop;
+        }
+        catch
+        {
+            source?.Dispose();
+            foreach (var sink in sinks)
+            {
+                sink.Dispose();
+            }
+
+            model.Dispose();
+            throw;
+        }
+    }
+
+    private void ReportUntilStopped()
+    {
+        double seconds = _loaded.Profile.Log?.MetricsIntervalSeconds ?? 10;
+        var previous = _loops.ToDictionary(l => l, l => (l.Metrics.Inference.Snapshot(), l.Metrics.WakeLateness.Snapshot(), l.Metrics.Ticks, l.Metrics.DeadlineMisses));
+        while (!_stop.Token.WaitHandle.WaitOne(seconds > 0 ? TimeSpan.FromSeconds(seconds) : Timeout.InfiniteTimeSpan))
+        {
+            foreach (var loop in _loops.Where(l => l.State == LoopState.Running))
+            {
+                var (inference, lateness, ticks, misses) = previous[loop];
+                var nowInference = loop.Metrics.Inference.Snapshot();
+                var nowLateness = loop.Metrics.WakeLateness.Snapshot();
+                var interval = nowInference.Subtract(inference);
+                var wake = nowLateness.Subtract(lateness);
+                _log.CreateLogger($"loop {loop.Name}").LogInformation(
+                    "{Ticks} ticks ({Rate:0.#} Hz), inference p50 {P50} p99 {P99}, wake-up p99 {Wake99}, misses {Misses} (total {Total}), allocated {Allocated} B",
+                    loop.Metrics.Ticks - ticks, (loop.Metrics.Ticks - ticks) / seconds, Duration(interval.P50), Duration(interval.P99), Duration(wake.P99),
+                    loop.Metrics.DeadlineMisses - misses, loop.Metrics.DeadlineMisses, loop.Metrics.AllocatedBytes);
+                previous[loop] = (nowInference, nowLateness, loop.Metrics.Ticks, loop.Metrics.DeadlineMisses);
+            }
+        }
+    }
+
+    private void Reload()
+    {
+        if (_loaded.Source == ProfileLoader.EmbeddedName)
+        {
+            _logger.LogInformation("SIGHUP: the embedded profile has nothing to reload");
+            return;
+        }
+
+        try
+        {
+            var fresh = ProfileLoader.LoadFile(_loaded.Source);
+            _log.Minimum = ConsoleLog.ParseLevel(fresh.Profile.Log?.Level);
+            foreach (var section in fresh.Profile.Loops ?? [])
+            {
+                var loop = _loops.FirstOrDefault(l => l.Name == section.Name);
+                if (loop != null && section.RateHz is double rate && Math.Abs(rate - loop.RateHz) > 1e-9)
+                {
+                    loop.SetRate(rate);
+                    _logger.LogInformation("SIGHUP: loop {Loop} now runs at {Rate} Hz", loop.Name, rate);
+                }
+            }
+
+            _logger.LogInformation("SIGHUP: reloaded log level and loop rates from {Profile}", _loaded.Source);
+        }
+        catch (ProfileException e)
+        {
+            _logger.LogError("SIGHUP: the profile was not reloaded, nothing changed: {Message}", e.Message);
+        }
+    }
+
+    private void StopLoops()
+    {
+        foreach (var loop in _loops)
+        {
+            loop.Stop(); // each emits its safe output as its last frame
+        }
+    }
+
+    private static string Duration(long nanoseconds) => nanoseconds switch
+    {
+        < 10_000 => $"{nanoseconds / 1000.0:0.00} µs",
+        < 10_000_000 => $"{nanoseconds / 1_000_000.0:0.000} ms",
+        _ => $"{nanoseconds / 1_000_000.0:0.0} ms",
+    };
+
+    private static int OrtSeverity(string? name) => name switch
+    {
+        "verbose" => 0,
+        "info" => 1,
+        "warning" => 2,
+        "fatal" => 4,
+        _ => 3,
+    };
+
+    public void Dispose()
+    {
+        foreach (var loop in _loops)
+        {
+            loop.Dispose();
+        }
+
+        _stop.Dispose();
+    }
+}

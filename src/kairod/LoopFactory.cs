@@ -1,0 +1,88 @@
+using Kairo.Daemon.Config;
+using Kairo.Onnx;
+using Kairo.Runtime.Frames;
+using Kairo.Runtime.Loops;
+using Kairo.Runtime.Sinks;
+using Kairo.Runtime.Sources;
+using Microsoft.Extensions.Logging;
+
+namespace Kairo.Daemon;
+
+/// <summary>Turns checked profile sections into the runtime's models, loops, sources and sinks.</summary>
+internal sealed class LoopFactory(LoadedProfile loaded, string stateDirectory, ILoggerFactory logs)
+{
+    private readonly Profile _profile = loaded.Profile;
+
+    public ModelSource ModelSource(string modelName)
+    {
+        var m = _profile.Models!.Single(x => x.Name == modelName);
+        string path = Path.IsPathRooted(m.Path!) ? m.Path! : Path.Combine(loaded.BaseDirectory, m.Path!);
+        var options = new SessionOptions
+        {
+            IntraOpThreads = m.IntraOpThreads ?? 1,
+            InterOpThreads = m.InterOpThreads ?? 1,
+            GraphOptimizationLevel = m.GraphOptimization switch
+            {
+                "disabled" => GraphOptimizationLevel.Disabled,
+                "basic" => GraphOptimizationLevel.Basic,
+                "extended" => GraphOptimizationLevel.Extended,
+                "layout" => GraphOptimizationLevel.Layout,
+                _ => GraphOptimizationLevel.All,
+            },
+            AllowSpinning = m.AllowSpinning,
+            OptimizedModelPath = m.OptimizedModelCache == true ? Path.Combine(stateDirectory, "cache", $"{m.Name}-v{m.Version ?? 0}.optimized.onnx") : null,
+            ExecutionProviders = (m.Providers ?? []).Select(p => new ExecutionProvider(p.Name!, p.Options, p.Required ?? false)).ToList(),
+            LogId = m.Name,
+        };
+        if (options.OptimizedModelPath is { } cache)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(cache)!);
+        }
+
+        return new ModelSource(m.Name!, path, null, options, m.Version ?? 0, m.Release ?? "");
+    }
+
+    public static LoopOptions LoopOptions(LoopSection l) => new()
+    {
+        Name = l.Name!,
+        RateHz = l.RateHz!.Value,
+        Deadline = l.DeadlineMs is double ms ? TimeSpan.FromMilliseconds(ms) : null,
+        MissPolicy = l.MissPolicy switch
+        {
+            "skip" => MissPolicy.Skip,
+            "hold" => MissPolicy.Hold,
+            _ => MissPolicy.Safe,
+        },
+        SafeOutputs = l.SafeOutput ?? new Dictionary<string, float[]>(),
+        CpuAffinity = l.CpuAffinity ?? [],
+        Priority = l.Priority,
+        InputShapes = l.Inputs ?? new Dictionary<string, long[]>(),
+        State = (l.State ?? []).Select(s => new StateEdge(s.From!, s.To!)).ToList(),
+    };
+
+    public IFrameSource Source(SourceSection s) => s.Type switch
+    {
+        "udp" => DatagramSource.Udp(s.Address!),
+        "unix" => DatagramSource.Unix(Resolve(s.Path!)),
+        "ring" => new FrameRingSource(Resolve(s.Path!), create: s.Create ?? true, slots: s.Slots ?? FrameRing.DefaultSlotCount),
+        "replay" => new ReplaySource(Resolve(s.Path!), loop: s.Loop ?? true),
+        _ => new SyntheticSource(
+            s.Pattern switch
+            {
+                "noise" => SyntheticPattern.Noise,
+                "constant" => SyntheticPattern.Constant,
+                _ => SyntheticPattern.Wave,
+            },
+            s.Value ?? 0.5f,
+            s.Seed ?? 1),
+    };
+
+    public IFrameSink Sink(SinkSection s, string loopName) => s.Type switch
+    {
+        "udp" => DatagramSink.Udp(s.Address!),
+        "unix" => DatagramSink.Unix(Resolve(s.Path!)),
+        _ => new LogSink(logs.CreateLogger($"loop {loopName}"), s.EveryTicks ?? 100),
+    };
+
+    private string Resolve(string path) => Path.IsPathRooted(path) ? path : Path.Combine(loaded.BaseDirectory, path);
+}
