@@ -14,6 +14,7 @@ public sealed unsafe class OrtTensor : IDisposable
 {
     private readonly long[] _shape;
     private readonly void* _data;
+    private readonly bool _numeric;
 
     private OrtTensor(OrtValueHandle handle, OnnxValueKind kind, TensorElementType elementType, long[] shape)
     {
@@ -24,7 +25,8 @@ public sealed unsafe class OrtTensor : IDisposable
         ElementCount = CountElements(shape);
         if (kind == OnnxValueKind.Tensor && elementType != TensorElementType.String)
         {
-            _data = OnnxRuntime.GetTensorData(handle);
+            _numeric = true;
+            _data = OnnxRuntime.GetTensorData(handle); // null for a tensor with no elements
             ByteLength = elementType.ByteCount(ElementCount);
         }
     }
@@ -128,7 +130,7 @@ public sealed unsafe class OrtTensor : IDisposable
     public Span<T> GetData<T>()
         where T : unmanaged
     {
-        if (_data == null || sizeof(T) * 8 != ElementType.BitsPerElement())
+        if (!_numeric || sizeof(T) * 8 != ElementType.BitsPerElement())
         {
             ThrowWrongType(typeof(T));
         }
@@ -139,7 +141,7 @@ public sealed unsafe class OrtTensor : IDisposable
     /// <summary>The element bytes, in place.</summary>
     public Span<byte> GetBytes()
     {
-        if (_data == null)
+        if (!_numeric)
         {
             ThrowWrongType(typeof(byte));
         }

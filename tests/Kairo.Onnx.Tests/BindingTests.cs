@@ -126,6 +126,10 @@ public sealed class BindingTests
         Assert.Throws<ArgumentException>(() => flags.GetData<int>());
         Assert.Throws<ArgumentException>(() => OrtTensor.CreateOver<float>(new float[5], [2, 3]));
         Assert.Throws<ArgumentException>(() => OrtTensor.Allocate<float>([-1, 3]));
+        using var empty = OrtTensor.Allocate<float>([0, 3]);
+        Assert.Equal(0, empty.ElementCount);
+        Assert.True(empty.GetData<float>().IsEmpty);
+        Assert.True(empty.GetBytes().IsEmpty);
     }
 
     [Fact]
