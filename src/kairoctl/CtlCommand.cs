@@ -5,9 +5,24 @@ namespace Kairo.Ctl;
 /// <summary>kairoctl's command tree.</summary>
 internal static class CtlCommand
 {
+    /// <summary>Exit code of a command line kairoctl cannot act on: unknown command, bad option value, missing directory.</summary>
+    public const int UsageError = 2;
+
     public static int Run(string[] args)
     {
-        var root = new RootCommand("kairoctl: pack, sign, ship and watch Kairo models.");
-        return root.Parse(args).Invoke();
+        var root = new RootCommand("kairoctl: pack, sign, ship and watch Kairo models.")
+        {
+            ValidateCommand.Create(),
+            BenchCommand.Create(),
+            SendCommand.Create(),
+            RecordCommand.Create(),
+            FramesCommand.Create(),
+        };
+
+        ParseResult parse = root.Parse(args);
+        int exitCode = parse.Invoke();
+
+        // The parser prints its errors and the help; the exit code tells scripts it was the command line's fault.
+        return parse.Errors.Count > 0 ? UsageError : exitCode;
     }
 }

@@ -106,4 +106,7 @@ public enum FrameError
     WrongKind,
     WrongLayout,
     WrongSize,
+
+    /// <summary>A shared-memory frame was overwritten while it was being copied (the frame ring's seqlock changed).</summary>
+    Torn,
 }

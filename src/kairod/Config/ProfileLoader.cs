@@ -33,14 +33,17 @@ public static partial class ProfileLoader
         return Parse(File.ReadAllBytes(full), path, Path.GetDirectoryName(full)!);
     }
 
-    /// <summary>The demo profile built into kairod; its relative paths start next to the kairod binary.</summary>
+    /// <summary>
+    /// The demo profile built into kairod. It reads as if it were <c>firmware-config/demo.json</c> beside the binary,
+    /// as it is in the bundle, so its <c>../models/</c> paths work the same from the file and from the binary.
+    /// </summary>
     public static LoadedProfile LoadEmbedded()
     {
         using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream("kairod.demo.json")
             ?? throw new InvalidOperationException("the embedded demo profile is missing from this build");
         using var memory = new MemoryStream();
         stream.CopyTo(memory);
-        return Parse(memory.ToArray(), EmbeddedName, AppContext.BaseDirectory);
+        return Parse(memory.ToArray(), EmbeddedName, Path.Combine(AppContext.BaseDirectory, "firmware-config"));
     }
 
     public static LoadedProfile Parse(byte[] json, string source, string baseDirectory)

@@ -1,0 +1,333 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Threading.Channels;
+using Kairo.Control.Mqtt;
+using Microsoft.Extensions.Logging;
+
+namespace Kairo.Control.Plane;
+
+/// <summary>
+/// The device's side of MQTT (docs/control-plane.md): retained <c>state</c> and <c>birth</c>, requests on
+/// <c>cmd/{name}</c> answered through the MQTT 5 response topic and correlation data or a <c>reply_to</c> in the
+/// payload, periodic <c>telemetry/{loop}</c>, and <c>events</c>. Requests run one at a time on the control plane's
+/// own thread, never on the network thread and never on a loop thread.
+/// </summary>
+public sealed class ControlPlane : IDisposable
+{
+    private static readonly byte[] EmptyObject = "{}"u8.ToArray();
+
+    private readonly ControlPlaneOptions _options;
+    private readonly CommandDispatcher _dispatcher;
+    private readonly Func<JsonObject> _birth;
+    private readonly Func<IEnumerable<(string Loop, JsonObject Telemetry)>> _telemetry;
+    private readonly ILogger _logger;
+    private readonly MqttClient _client;
+    private readonly Channel<MqttMessage> _requests;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ManualResetEventSlim _offlineEcho = new();
+    private readonly string _prefix;
+    private Thread? _commandThread;
+    private Thread? _telemetryThread;
+    private volatile bool _stopped;
+
+    public ControlPlane(ControlPlaneOptions options, CommandDispatcher dispatcher, Func<JsonObject> birth, Func<IEnumerable<(string Loop, JsonObject Telemetry)>> telemetry, ILogger logger)
+    {
+        _options = options;
+        _dispatcher = dispatcher;
+        _birth = birth;
+        _telemetry = telemetry;
+        _logger = logger;
+        _prefix = options.TopicPrefix;
+        _requests = Channel.CreateBounded<MqttMessage>(new BoundedChannelOptions(options.QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+        var mqtt = options.Mqtt;
+        _client = new MqttClient(
+            new MqttClientOptions
+            {
+                Uri = mqtt.Uri,
+                ClientId = mqtt.ClientId,
+                KeepAlive = mqtt.KeepAlive,
+                Username = mqtt.Username,
+                PasswordFile = mqtt.PasswordFile,
+                Tls = mqtt.Tls,
+                ProtocolVersion = mqtt.ProtocolVersion,
+                ReconnectMinDelay = mqtt.ReconnectMinDelay,
+                ReconnectMaxDelay = mqtt.ReconnectMaxDelay,
+                StopTimeout = mqtt.StopTimeout,
+                Will = new MqttWill { Topic = StateTopic, Payload = StatePayload("offline"), Qos = 1, Retain = true },
+            },
+            logger);
+        _client.Connected += OnConnected;
+        _client.MessageReceived += OnMessage;
+    }
+
+    public string Prefix => _prefix;
+
+    public string StateTopic => $"{_prefix}/state";
+
+    public string BirthTopic => $"{_prefix}/birth";
+
+    public string EventsTopic => $"{_prefix}/events";
+
+    public ControlPlaneCounters Counters { get; } = new();
+
+    public bool IsConnected => _client.IsConnected;
+
+    public MqttClient Client => _client;
+
+    /// <summary>Starts connecting (a broker not yet up is retried with backoff) and the command and telemetry threads.</summary>
+    public void Start()
+    {
+        _client.Subscribe($"{_prefix}/cmd/+", 1);
+        _client.Subscribe(StateTopic, 1);
+        _commandThread = new Thread(RunCommands) { Name = "kairo-commands", IsBackground = true };
+        _commandThread.Start();
+        if (_options.TelemetryInterval > TimeSpan.Zero)
+        {
+            _telemetryThread = new Thread(RunTelemetry) { Name = "kairo-telemetry", IsBackground = true };
+            _telemetryThread.Start();
+        }
+
+        _client.Start();
+    }
+
+    /// <summary>Publishes an event on <c>events</c> (QoS 1): <c>{type, ts, ...fields}</c>.</summary>
+    public void PublishEvent(string type, JsonObject? fields = null)
+    {
+        var payload = new JsonObject { ["type"] = type, ["ts"] = DateTimeOffset.UtcNow.ToString("O") };
+        foreach (var (key, value) in fields ?? [])
+        {
+            payload[key] = value?.DeepClone();
+        }
+
+        Publish(EventsTopic, payload, qos: 1, retain: false);
+    }
+
+    /// <summary>Publishes JSON to a topic under the prefix (or an absolute topic when it starts with the prefix).</summary>
+    public void Publish(string topic, JsonNode payload, int qos, bool retain)
+    {
+        if (_stopped)
+        {
+            return;
+        }
+
+        try
+        {
+            _client.Publish(topic, Encoding.UTF8.GetBytes(payload.ToJsonString()), qos, retain);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or ObjectDisposedException or MosquittoException)
+        {
+            _logger.LogWarning("publishing to {Topic} failed: {Message}", topic, e.Message);
+        }
+    }
+
+    /// <summary>Publishes the birth again (after something it describes changed).</summary>
+    public void PublishBirth() => Publish(BirthTopic, Birth(), qos: 1, retain: true);
+
+    /// <summary>
+    /// Says offline (retained, with this start's sequence number), waits until the broker has it, and disconnects
+    /// without the last will. Bounded by <paramref name="timeout"/>.
+    /// </summary>
+    public void Stop(TimeSpan timeout)
+    {
+        if (_stopped)
+        {
+            return;
+        }
+
+        if (_client.IsConnected)
+        {
+            _offlineEcho.Reset();
+            Publish(StateTopic, JsonNode.Parse(StatePayload("offline").Span)!, qos: 1, retain: true);
+            _offlineEcho.Wait(timeout); // our own subscription to state shows the broker has it
+        }
+
+        _stopped = true;
+        _stopping.Cancel();
+        _requests.Writer.TryComplete();
+        _commandThread?.Join(timeout);
+        _telemetryThread?.Join(timeout);
+        _client.Dispose();
+    }
+
+    public void Dispose()
+    {
+        Stop(TimeSpan.FromSeconds(2));
+        _stopping.Dispose();
+        _offlineEcho.Dispose();
+    }
+
+    private ReadOnlyMemory<byte> StatePayload(string state) => Encoding.UTF8.GetBytes(new JsonObject
+    {
+        ["state"] = state,
+        ["seq"] = _options.BirthSequence,
+        ["deviceId"] = _options.DeviceId,
+        ["ts"] = DateTimeOffset.UtcNow.ToString("O"),
+    }.ToJsonString());
+
+    private JsonObject Birth()
+    {
+        var birth = _birth();
+        birth["seq"] = _options.BirthSequence;
+        birth["deviceId"] = _options.DeviceId;
+        birth["prefix"] = _prefix;
+        birth["protocol"] = _client.ProtocolVersion == MqttProtocolVersion.Mqtt5 ? "5" : "3.1.1";
+        birth["commands"] = new JsonArray(_dispatcher.Names.Select(n => (JsonNode?)n).ToArray());
+        return birth;
+    }
+
+    private void OnConnected(object? sender, MqttConnectedEventArgs e)
+    {
+        // On every (re)connect: the birth first, then online, so a watcher that sees online can read the birth.
+        Publish(BirthTopic, Birth(), qos: 1, retain: true);
+        Publish(StateTopic, JsonNode.Parse(StatePayload("online").Span)!, qos: 1, retain: true);
+    }
+
+    private void OnMessage(object? sender, MqttMessage message)
+    {
+        if (message.Topic == StateTopic)
+        {
+            if (_stopped || message.Payload.AsSpan().IndexOf("\"offline\""u8) >= 0)
+            {
+                _offlineEcho.Set();
+            }
+
+            return;
+        }
+
+        if (!message.Topic.StartsWith(_prefix + "/cmd/", StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        Counters.CountReceived();
+        if (message.Payload.Length > _options.MaxPayloadBytes)
+        {
+            Counters.CountRejected();
+            Reply(message, null, CommandReply.Error(ErrorCodes.TooLarge, $"the request is {message.Payload.Length} bytes; the limit is {_options.MaxPayloadBytes}"), replyTo: null);
+            return;
+        }
+
+        if (!_requests.Writer.TryWrite(message))
+        {
+            Counters.CountBusy();
+            Reply(message, null, CommandReply.Error(ErrorCodes.Busy, $"{_options.QueueCapacity} requests are waiting; try again"), replyTo: null);
+        }
+    }
+
+    private void RunCommands()
+    {
+        var reader = _requests.Reader;
+        try
+        {
+            while (reader.WaitToReadAsync(_stopping.Token).AsTask().GetAwaiter().GetResult())
+            {
+                while (reader.TryRead(out var message))
+                {
+                    Handle(message);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private void Handle(MqttMessage message)
+    {
+        string name = message.Topic[(_prefix.Length + "/cmd/".Length)..];
+        JsonObject arguments;
+        try
+        {
+            var parsed = JsonNode.Parse(message.Payload.Length == 0 ? EmptyObject : message.Payload);
+            if (parsed is not JsonObject obj)
+            {
+                Counters.CountRejected();
+                Reply(message, null, CommandReply.Error(ErrorCodes.BadRequest, "the payload must be a JSON object, e.g. {\"id\": \"1\"}"), replyTo: null);
+                return;
+            }
+
+            arguments = obj;
+        }
+        catch (JsonException e)
+        {
+            Counters.CountRejected();
+            Reply(message, null, CommandReply.Error(ErrorCodes.BadRequest, $"the payload is not valid JSON: {e.Message}"), replyTo: null);
+            return;
+        }
+
+        JsonNode? id = arguments["id"];
+        arguments.Remove("id");
+        string? replyTo = null;
+        if (arguments["reply_to"] is JsonValue replyValue)
+        {
+            replyValue.TryGetValue(out replyTo);
+        }
+
+        arguments.Remove("reply_to");
+        if (id is not (null or JsonValue))
+        {
+            Counters.CountRejected();
+            Reply(message, null, CommandReply.Error(ErrorCodes.BadRequest, "'id' must be a string or a number"), replyTo);
+            return;
+        }
+
+        var reply = _dispatcher.Dispatch(new CommandRequest(name, arguments));
+        if (reply.Code == ErrorCodes.UnknownCommand)
+        {
+            Counters.CountRejected();
+        }
+        else
+        {
+            Counters.CountExecuted();
+        }
+
+        Reply(message, id, reply, replyTo);
+    }
+
+    private void Reply(MqttMessage request, JsonNode? id, CommandReply reply, string? replyTo)
+    {
+        string? topic = request.ResponseTopic ?? replyTo;
+        if (string.IsNullOrEmpty(topic) || topic.Contains('+') || topic.Contains('#'))
+        {
+            Counters.CountUnanswerable();
+            return;
+        }
+
+        var properties = request.CorrelationData is { } correlation
+            ? new MqttPublishProperties { CorrelationData = correlation, ContentType = "application/json" }
+            : new MqttPublishProperties { ContentType = "application/json" };
+        try
+        {
+            _client.Publish(topic, Encoding.UTF8.GetBytes(reply.ToJson(id).ToJsonString()), 1, retain: false, properties);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or ObjectDisposedException or MosquittoException)
+        {
+            Counters.CountUnanswerable();
+        }
+    }
+
+    private void RunTelemetry()
+    {
+        var token = _stopping.Token;
+        while (!token.WaitHandle.WaitOne(_options.TelemetryInterval))
+        {
+            if (!_client.IsConnected)
+            {
+                continue;
+            }
+
+            try
+            {
+                foreach (var (loop, telemetry) in _telemetry())
+                {
+                    Publish($"{_prefix}/telemetry/{loop}", telemetry, qos: 0, retain: false);
+                }
+            }
+            catch (Exception e)
+            {
+                _logger.LogWarning("telemetry failed: {Message}", e.Message);
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+using System.Text.Json.Nodes;
+using Kairo.Runtime.Loops;
+using Kairo.Runtime.Metrics;
+
+namespace Kairo.Control.Plane;
+
+/// <summary>A loop as the control plane reports it: in status, birth, telemetry and metrics.</summary>
+public static class LoopReport
+{
+    /// <summary>What the loop is: name, state, rate, model, layout.</summary>
+    public static JsonObject Describe(ControlLoop loop) => new()
+    {
+        ["name"] = loop.Name,
+        ["state"] = loop.State.ToString().ToLowerInvariant(),
+        ["rateHz"] = loop.RateHz,
+        ["missPolicy"] = loop.Options.MissPolicy.ToString().ToLowerInvariant(),
+        ["safeOverride"] = loop.SafeOverride,
+        ["model"] = new JsonObject { ["name"] = loop.Model.Name, ["version"] = loop.Model.Version, ["release"] = loop.Model.Source.Release },
+        ["source"] = loop.Source.Description,
+        ["sinks"] = new JsonArray(loop.Sinks.Select(s => (JsonNode?)s.Description).ToArray()),
+        ["inputs"] = new JsonArray(loop.Layout.Input.Slots.Concat(loop.Layout.State.Slots).Select(s => (JsonNode?)s.ToString()).ToArray()),
+        ["outputs"] = new JsonArray(loop.Layout.Output.Slots.Select(s => (JsonNode?)s.ToString()).ToArray()),
+    };
+
+    /// <summary>The counters and latency percentiles since the loop was created.</summary>
+    public static JsonObject Metrics(ControlLoop loop)
+    {
+        var m = loop.Metrics;
+        var misses = new JsonObject();
+        foreach (var cause in Enum.GetValues<MissCause>())
+        {
+            misses[Camel(cause.ToString())] = m.Misses(cause);
+        }
+
+        return new JsonObject
+        {
+            ["loop"] = loop.Name,
+            ["ts"] = DateTimeOffset.UtcNow.ToString("O"),
+            ["state"] = loop.State.ToString().ToLowerInvariant(),
+            ["rateHz"] = loop.RateHz,
+            ["model"] = new JsonObject { ["name"] = loop.Model.Name, ["version"] = loop.Model.Version },
+            ["ticks"] = m.Ticks,
+            ["outputs"] = new JsonObject { ["fresh"] = m.FreshOutputs, ["held"] = m.HeldOutputs, ["safe"] = m.SafeOutputs, ["skipped"] = m.SkippedOutputs },
+            ["deadlineMisses"] = m.DeadlineMisses,
+            ["misses"] = misses,
+            ["staleInputs"] = m.StaleInputs,
+            ["nanOutputs"] = m.NanOutputs,
+            ["swaps"] = m.Swaps,
+            ["allocatedBytes"] = m.AllocatedBytes,
+            ["source"] = new JsonObject { ["frames"] = loop.Source.Counters.Frames, ["dropped"] = loop.Source.Counters.Dropped },
+            ["inferenceNs"] = Percentiles(m.Inference.Snapshot()),
+            ["latenessNs"] = Percentiles(m.WakeLateness.Snapshot()),
+            ["endToEndNs"] = Percentiles(m.EndToEnd.Snapshot()),
+        };
+    }
+
+    public static JsonObject Percentiles(HistogramSnapshot s) => new()
+    {
+        ["count"] = s.Count,
+        ["p50"] = s.P50,
+        ["p90"] = s.P90,
+        ["p99"] = s.P99,
+        ["p999"] = s.P999,
+        ["max"] = s.Max,
+        ["mean"] = Math.Round(s.Mean, 1),
+    };
+
+    private static string Camel(string name) => char.ToLowerInvariant(name[0]) + name[1..];
+}
