@@ -1,5 +1,9 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Kairo.Control.Mqtt;
+using Kairo.Control.Plane;
 using Kairo.Daemon.Config;
 using Kairo.Daemon.Logging;
 using Kairo.Onnx;
@@ -12,7 +16,7 @@ using Microsoft.Extensions.Logging;
 namespace Kairo.Daemon;
 
 /// <summary>What differs per machine and may be given on the command line instead of in the profile.</summary>
-internal sealed record Overrides(string? DeviceId, string? StateDir);
+internal sealed record Overrides(string? DeviceId, string? StateDir, string? Broker = null);
 
 /// <summary>The daemon's life: load the profile's models, run its loops, report, and stop cleanly on a signal.</summary>
 internal sealed class Daemon : IDisposable
@@ -24,6 +28,9 @@ internal sealed class Daemon : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly string _stateDirectory;
     private readonly string _deviceId;
+    private readonly string? _broker;
+    private readonly long _started = Stopwatch.GetTimestamp();
+    private LoopFactory? _factory;
 
     public Daemon(LoadedProfile loaded, Overrides overrides, ConsoleLog log)
     {
@@ -32,9 +39,38 @@ internal sealed class Daemon : IDisposable
         _logger = log.CreateLogger("kairod");
         _deviceId = overrides.DeviceId ?? loaded.Profile.DeviceId ?? Environment.MachineName;
         _stateDirectory = Path.GetFullPath(overrides.StateDir ?? loaded.Profile.StateDir ?? "/var/lib/kairo");
+        _broker = overrides.Broker ?? loaded.Profile.Mqtt?.Broker;
     }
 
     public IReadOnlyList<ControlLoop> Loops => _loops;
+
+    public LoadedProfile Profile => _loaded;
+
+    public string DeviceId => _deviceId;
+
+    public TimeSpan Uptime => Stopwatch.GetElapsedTime(_started);
+
+    internal LoopFactory Factory => _factory ?? throw new InvalidOperationException("the daemon has not started");
+
+    /// <summary>The MQTT control plane, when a broker is configured.</summary>
+    public ControlPlane? ControlPlane { get; private set; }
+
+    /// <summary>The handler of the <c>ota.*</c> commands, when updates are configured.</summary>
+    public Func<CommandRequest, CommandReply>? Updates { get; set; }
+
+    /// <summary>Tells the control plane a loop changed: an event, and a fresh birth.</summary>
+    public void LoopChanged(ControlLoop loop, string eventType, JsonObject? extra = null)
+    {
+        var fields = LoopReport.Describe(loop);
+        foreach (var (key, value) in extra ?? [])
+        {
+            fields[key] = value?.DeepClone();
+        }
+
+        _logger.LogInformation("{Event}: loop {Loop} {State} at {Rate} Hz, model {Model} v{Version}", eventType, loop.Name, loop.State.ToString().ToLowerInvariant(), loop.RateHz, loop.Model.Name, loop.Model.Version);
+        ControlPlane?.PublishEvent(eventType, fields);
+        ControlPlane?.PublishBirth();
+    }
 
     /// <summary>Runs until SIGTERM or SIGINT; returns the process exit code.</summary>
     public int Run()
@@ -51,7 +87,7 @@ internal sealed class Daemon : IDisposable
         {
             Start();
         }
-        catch (Exception e) when (e is ProfileException or LoopConfigurationException or OnnxRuntimeException or DllNotFoundException or IOException or UnauthorizedAccessException or InvalidOperationException or FormatException)
+        catch (Exception e) when (e is ProfileException or LoopConfigurationException or OnnxRuntimeException or DllNotFoundException or IOException or UnauthorizedAccessException or InvalidOperationException or FormatException or ArgumentException or MosquittoException)
         {
             _logger.LogCritical("cannot start: {Message}", e.Message);
             return 1;
@@ -59,6 +95,7 @@ internal sealed class Daemon : IDisposable
 
         ReportUntilStopped();
         StopLoops();
+        ControlPlane?.Stop(TimeSpan.FromSeconds(3)); // says offline, then disconnects without the will
         _logger.LogInformation("stopped");
         return 0;
     }
@@ -80,7 +117,8 @@ internal sealed class Daemon : IDisposable
             DaemonCommand.KairoVersion, _deviceId, profile.Board ?? "unnamed", _loaded.Source, _stateDirectory,
             OnnxRuntimeLibrary.Version, string.Join(", ", OnnxRuntimeLibrary.AvailableProviders));
 
-        var factory = new LoopFactory(_loaded, _stateDirectory, _log);
+        ControlPlane = CreateControlPlane();
+        var factory = _factory = new LoopFactory(_loaded, _stateDirectory, _log, ControlPlane);
         var sections = profile.Loops ?? [];
         for (int i = 0; i < sections.Count; i++)
         {
@@ -111,7 +149,76 @@ internal sealed class Daemon : IDisposable
         {
             _logger.LogWarning("the profile has no loops: nothing runs until one is configured");
         }
+
+        ControlPlane?.Start();
     }
+
+    private ControlPlane? CreateControlPlane()
+    {
+        var mqtt = _loaded.Profile.Mqtt;
+        if (_broker == null)
+        {
+            _logger.LogInformation("no MQTT broker configured ($.mqtt.broker or --broker): the control plane is off");
+            return null;
+        }
+
+        long sequence = NextBirthSequence();
+        var options = new ControlPlaneOptions
+        {
+            DeviceId = _deviceId,
+            Prefix = mqtt?.Prefix ?? "kairo/{deviceId}",
+            BirthSequence = sequence,
+            MaxPayloadBytes = mqtt?.MaxPayloadBytes ?? 64 * 1024,
+            TelemetryInterval = TimeSpan.FromSeconds(mqtt?.TelemetryIntervalSeconds ?? 1),
+            Mqtt = new MqttClientOptions
+            {
+                Uri = _broker,
+                ClientId = mqtt?.ClientId ?? $"kairod-{_deviceId}",
+                KeepAlive = TimeSpan.FromSeconds(mqtt?.KeepAliveSeconds ?? 30),
+                Username = mqtt?.Username,
+                PasswordFile = mqtt?.PasswordFile is { } file ? Resolve(file) : null,
+                Tls = mqtt?.Tls is { } tls ? new MqttTlsOptions
+                {
+                    CaFile = tls.CaFile is { } ca ? Resolve(ca) : null,
+                    CertFile = tls.CertFile is { } cert ? Resolve(cert) : null,
+                    KeyFile = tls.KeyFile is { } key ? Resolve(key) : null,
+                } : null,
+                ProtocolVersion = mqtt?.Protocol == "3.1.1" ? MqttProtocolVersion.Mqtt311 : MqttProtocolVersion.Mqtt5,
+            },
+        };
+        var dispatcher = new CommandDispatcher();
+        new DeviceCommands(this, _log).Register(dispatcher);
+        var plane = new ControlPlane(options, dispatcher, Birth, Telemetry, _log.CreateLogger("mqtt"));
+        _logger.LogInformation("control plane: {Broker} as {Prefix}, birth sequence {Sequence}", _broker, plane.Prefix, sequence);
+        return plane;
+    }
+
+    private string Resolve(string path) => Path.GetFullPath(path, _loaded.BaseDirectory);
+
+    /// <summary>The birth/death sequence number: one more than the last start's, kept in the state directory.</summary>
+    private long NextBirthSequence()
+    {
+        string file = Path.Combine(_stateDirectory, "mqtt-birth-seq");
+        long last = File.Exists(file) && long.TryParse(File.ReadAllText(file).Trim(), out long n) ? n : 0;
+        string temporary = file + ".tmp";
+        File.WriteAllText(temporary, (last + 1).ToString(CultureInfo.InvariantCulture));
+        File.Move(temporary, file, overwrite: true);
+        return last + 1;
+    }
+
+    private JsonObject Birth() => new()
+    {
+        ["kairo"] = DaemonCommand.KairoVersion,
+        ["onnxRuntime"] = OnnxRuntimeLibrary.Version,
+        ["board"] = _loaded.Profile.Board,
+        ["executionProviders"] = new JsonArray(OnnxRuntimeLibrary.AvailableProviders.Select(p => (JsonNode?)p).ToArray()),
+        ["startedAt"] = (DateTimeOffset.UtcNow - Uptime).ToString("O"),
+        ["loops"] = new JsonArray(_loops.Select(l => (JsonNode?)LoopReport.Describe(l)).ToArray()),
+        ["models"] = new DeviceCommands(this, _log).Models(),
+    };
+
+    private IEnumerable<(string, JsonObject)> Telemetry() =>
+        _loops.Where(l => l.State == LoopState.Running).Select(l => (l.Name, LoopReport.Metrics(l))).ToList();
 
     private ControlLoop CreateLoop(LoopFactory factory, LoopSection section)
     {

@@ -15,13 +15,14 @@ internal static class DaemonCommand
         var version = new Option<bool>("--version") { Description = "Print the Kairo version, the ONNX Runtime version and its execution providers, then exit." };
         var config = new Option<string?>("--config", "-c") { Description = "The board profile (JSON). Without it kairod runs its built-in demo profile." };
         var checkConfig = new Option<string?>("--check-config") { Description = "Check a profile (JSON, and that its models load and fit their loops), print the result and exit: 0 valid, 1 invalid." };
+        var broker = new Option<string?>("--broker") { Description = "MQTT broker URL (mqtt://HOST:PORT or mqtts://HOST:PORT); overrides the profile's mqtt.broker." };
         var deviceId = new Option<string?>("--device-id") { Description = "This device's id in topics and status; overrides the profile (default: the host name)." };
         var stateDir = new Option<string?>("--state-dir") { Description = "The state directory (model store, update journal); overrides the profile (default /var/lib/kairo)." };
         var onnxRuntime = new Option<string?>("--onnxruntime") { Description = "Path of libonnxruntime.so.1 (or its directory) when it is not next to kairod." };
 
         var root = new RootCommand("kairod: the Kairo edge-AI runtime daemon. Runs the control loops of a board profile until SIGTERM or SIGINT; SIGHUP reloads log level and loop rates.");
         root.Options.Remove(root.Options.OfType<VersionOption>().Single()); // ours also names ONNX Runtime and its providers
-        foreach (var option in new Option[] { version, config, checkConfig, deviceId, stateDir, onnxRuntime })
+        foreach (var option in new Option[] { version, config, checkConfig, broker, deviceId, stateDir, onnxRuntime })
         {
             root.Options.Add(option);
         }
@@ -38,7 +39,7 @@ internal static class DaemonCommand
                 return CheckConfig(toCheck, parse.GetValue(onnxRuntime));
             }
 
-            return RunDaemon(parse.GetValue(config), new Overrides(parse.GetValue(deviceId), parse.GetValue(stateDir)));
+            return RunDaemon(parse.GetValue(config), new Overrides(parse.GetValue(deviceId), parse.GetValue(stateDir), parse.GetValue(broker)));
         });
         return root.Parse(args).Invoke();
     }
@@ -65,6 +66,12 @@ internal static class DaemonCommand
             return 2;
         }
 
+        if (overrides.Broker is { } url && ProfileValidator.CheckBroker(url) is { } brokerProblem)
+        {
+            Console.Error.WriteLine($"kairod: --broker {brokerProblem}");
+            return 2;
+        }
+
         var log = new ConsoleLog(ConsoleLog.ParseLevel(loaded.Profile.Log?.Level));
         using var daemon = new Daemon(loaded, overrides, log);
         return daemon.Run();
@@ -87,7 +94,7 @@ internal static class DaemonCommand
         var profile = loaded.Profile;
         foreach (var (model, i) in (profile.Models ?? []).Select((m, i) => (m, i)))
         {
-            string file = Path.IsPathRooted(model.Path!) ? model.Path! : Path.Combine(loaded.BaseDirectory, model.Path!);
+            string file = Path.GetFullPath(model.Path!, loaded.BaseDirectory);
             if (!File.Exists(file))
             {
                 problems.Add($"$.models[{i}].path: '{model.Path}' does not exist (looked for {file})");

@@ -9,14 +9,14 @@ using Microsoft.Extensions.Logging;
 namespace Kairo.Daemon;
 
 /// <summary>Turns checked profile sections into the runtime's models, loops, sources and sinks.</summary>
-internal sealed class LoopFactory(LoadedProfile loaded, string stateDirectory, ILoggerFactory logs)
+internal sealed class LoopFactory(LoadedProfile loaded, string stateDirectory, ILoggerFactory logs, Kairo.Control.Plane.ControlPlane? controlPlane = null)
 {
     private readonly Profile _profile = loaded.Profile;
 
     public ModelSource ModelSource(string modelName)
     {
         var m = _profile.Models!.Single(x => x.Name == modelName);
-        string path = Path.IsPathRooted(m.Path!) ? m.Path! : Path.Combine(loaded.BaseDirectory, m.Path!);
+        string path = Path.GetFullPath(m.Path!, loaded.BaseDirectory);
         var options = new SessionOptions
         {
             IntraOpThreads = m.IntraOpThreads ?? 1,
@@ -81,8 +81,11 @@ internal sealed class LoopFactory(LoadedProfile loaded, string stateDirectory, I
     {
         "udp" => DatagramSink.Udp(s.Address!),
         "unix" => DatagramSink.Unix(Resolve(s.Path!)),
+        "mqtt" => controlPlane is { } plane
+            ? new Kairo.Control.Plane.MqttSink((topic, payload, qos) => plane.Client.Publish(topic, payload, qos, retain: false), s.Topic ?? $"{plane.Prefix}/outputs/{loopName}", loopName, s.EveryTicks ?? 10, s.Qos ?? 0)
+            : throw new LoopConfigurationException("an mqtt sink needs a broker: set $.mqtt.broker or pass --broker"),
         _ => new LogSink(logs.CreateLogger($"loop {loopName}"), s.EveryTicks ?? 100),
     };
 
-    private string Resolve(string path) => Path.IsPathRooted(path) ? path : Path.Combine(loaded.BaseDirectory, path);
+    private string Resolve(string path) => Path.GetFullPath(path, loaded.BaseDirectory);
 }

@@ -113,7 +113,7 @@ public sealed class ControlPlane : IDisposable
 
         try
         {
-            _client.Publish(topic, Encoding.UTF8.GetBytes(payload.ToJsonString()), qos, retain);
+            _client.Publish(topic, Json.Utf8(payload), qos, retain);
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or ObjectDisposedException or MosquittoException)
         {
@@ -157,13 +157,13 @@ public sealed class ControlPlane : IDisposable
         _offlineEcho.Dispose();
     }
 
-    private ReadOnlyMemory<byte> StatePayload(string state) => Encoding.UTF8.GetBytes(new JsonObject
+    private ReadOnlyMemory<byte> StatePayload(string state) => Json.Utf8(new JsonObject
     {
         ["state"] = state,
         ["seq"] = _options.BirthSequence,
         ["deviceId"] = _options.DeviceId,
         ["ts"] = DateTimeOffset.UtcNow.ToString("O"),
-    }.ToJsonString());
+    });
 
     private JsonObject Birth()
     {
@@ -299,7 +299,7 @@ public sealed class ControlPlane : IDisposable
             : new MqttPublishProperties { ContentType = "application/json" };
         try
         {
-            _client.Publish(topic, Encoding.UTF8.GetBytes(reply.ToJson(id).ToJsonString()), 1, retain: false, properties);
+            _client.Publish(topic, Json.Utf8(reply.ToJson(id)), 1, retain: false, properties);
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or ObjectDisposedException or MosquittoException)
         {

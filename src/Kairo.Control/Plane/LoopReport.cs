@@ -12,7 +12,7 @@ public static class LoopReport
     {
         ["name"] = loop.Name,
         ["state"] = loop.State.ToString().ToLowerInvariant(),
-        ["rateHz"] = loop.RateHz,
+        ["rateHz"] = Math.Round(loop.RateHz, 6),
         ["missPolicy"] = loop.Options.MissPolicy.ToString().ToLowerInvariant(),
         ["safeOverride"] = loop.SafeOverride,
         ["model"] = new JsonObject { ["name"] = loop.Model.Name, ["version"] = loop.Model.Version, ["release"] = loop.Model.Source.Release },
@@ -37,7 +37,7 @@ public static class LoopReport
             ["loop"] = loop.Name,
             ["ts"] = DateTimeOffset.UtcNow.ToString("O"),
             ["state"] = loop.State.ToString().ToLowerInvariant(),
-            ["rateHz"] = loop.RateHz,
+            ["rateHz"] = Math.Round(loop.RateHz, 6),
             ["model"] = new JsonObject { ["name"] = loop.Model.Name, ["version"] = loop.Model.Version },
             ["ticks"] = m.Ticks,
             ["outputs"] = new JsonObject { ["fresh"] = m.FreshOutputs, ["held"] = m.HeldOutputs, ["safe"] = m.SafeOutputs, ["skipped"] = m.SkippedOutputs },

@@ -34,7 +34,7 @@ public sealed class SinkCounters
 
     public long Failed => Volatile.Read(ref _failed);
 
-    internal void CountWritten() => Volatile.Write(ref _written, _written + 1);
+    public void CountWritten() => Volatile.Write(ref _written, _written + 1);
 
-    internal void CountFailed() => Volatile.Write(ref _failed, _failed + 1);
+    public void CountFailed() => Volatile.Write(ref _failed, _failed + 1);
 }

@@ -46,7 +46,7 @@ public sealed class SourceCounters
 
     public long DroppedFor(FrameError cause) => Volatile.Read(ref _dropped[(int)cause]);
 
-    internal void CountFrame() => Volatile.Write(ref _frames, _frames + 1);
+    public void CountFrame() => Volatile.Write(ref _frames, _frames + 1);
 
-    internal void CountDrop(FrameError cause) => Volatile.Write(ref _dropped[(int)cause], _dropped[(int)cause] + 1);
+    public void CountDrop(FrameError cause) => Volatile.Write(ref _dropped[(int)cause], _dropped[(int)cause] + 1);
 }

@@ -21,6 +21,8 @@ public sealed class Profile
 
     public LogSection? Log { get; set; }
 
+    public MqttSection? Mqtt { get; set; }
+
     public List<ModelSection>? Models { get; set; }
 
     public List<LoopSection>? Loops { get; set; }
@@ -33,6 +35,42 @@ public sealed class OnnxRuntimeSection
 
     /// <summary>verbose, info, warning, error or fatal.</summary>
     public string? LogSeverity { get; set; }
+}
+
+public sealed class MqttSection
+{
+    /// <summary>mqtt://HOST:PORT or mqtts://HOST:PORT; no broker, no control plane.</summary>
+    public string? Broker { get; set; }
+
+    public string? ClientId { get; set; }
+
+    /// <summary>Topic prefix; <c>{deviceId}</c> is replaced. Default <c>kairo/{deviceId}</c>.</summary>
+    public string? Prefix { get; set; }
+
+    /// <summary>"5" (falls back to 3.1.1 when the broker refuses it) or "3.1.1".</summary>
+    public string? Protocol { get; set; }
+
+    public string? Username { get; set; }
+
+    /// <summary>A file holding the password; it must not be readable by every user.</summary>
+    public string? PasswordFile { get; set; }
+
+    public TlsSection? Tls { get; set; }
+
+    public double? KeepAliveSeconds { get; set; }
+
+    public double? TelemetryIntervalSeconds { get; set; }
+
+    public int? MaxPayloadBytes { get; set; }
+}
+
+public sealed class TlsSection
+{
+    public string? CaFile { get; set; }
+
+    public string? CertFile { get; set; }
+
+    public string? KeyFile { get; set; }
 }
 
 public sealed class LogSection
@@ -145,13 +183,19 @@ public sealed class SourceSection
 
 public sealed class SinkSection
 {
-    /// <summary>udp, unix or log.</summary>
+    /// <summary>udp, unix, log or mqtt.</summary>
     public string? Type { get; set; }
 
     public string? Address { get; set; }
 
     public string? Path { get; set; }
 
-    /// <summary>log: one line every this many ticks.</summary>
+    /// <summary>mqtt: the topic; default <c>{prefix}/outputs/{loop}</c>.</summary>
+    public string? Topic { get; set; }
+
+    /// <summary>mqtt: 0 or 1.</summary>
+    public int? Qos { get; set; }
+
+    /// <summary>log, mqtt: one line or message every this many ticks.</summary>
     public int? EveryTicks { get; set; }
 }

@@ -9,7 +9,8 @@ public static partial class ProfileValidator
 {
     public static readonly string[] MissPolicies = ["skip", "hold", "safe"];
     public static readonly string[] SourceTypes = ["synthetic", "udp", "unix", "ring", "replay"];
-    public static readonly string[] SinkTypes = ["udp", "unix", "log"];
+    public static readonly string[] SinkTypes = ["udp", "unix", "log", "mqtt"];
+    public static readonly string[] MqttProtocols = ["5", "3.1.1"];
     public static readonly string[] Patterns = ["wave", "noise", "constant"];
     public static readonly string[] GraphOptimizations = ["disabled", "basic", "extended", "layout", "all"];
     public static readonly string[] OrtSeverities = ["verbose", "info", "warning", "error", "fatal"];
@@ -31,6 +32,8 @@ public static partial class ProfileValidator
         {
             Error("$.deviceId", $"'{id}' is not a device id; use letters, digits, '-', '_' and '.' (it becomes part of MQTT topics)");
         }
+
+        ValidateMqtt(profile.Mqtt, Error);
 
         var models = profile.Models ?? [];
         var modelNames = new HashSet<string>(StringComparer.Ordinal);
@@ -232,6 +235,57 @@ public static partial class ProfileValidator
         }
 
         Range(sink.EveryTicks, 1, 1_000_000, $"{at}.everyTicks", "ticks", error);
+        Range(sink.Qos, 0, 1, $"{at}.qos", "MQTT QoS for outputs", error);
+        if (sink.Topic is { } topic && (topic.Length == 0 || topic.Contains('+') || topic.Contains('#')))
+        {
+            error($"{at}.topic", $"'{topic}' is not a topic to publish to; no '+' or '#'");
+        }
+    }
+
+    /// <summary>Checks a broker URL as --broker and the profile give it; null when it is fine.</summary>
+    public static string? CheckBroker(string url)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != "mqtt" && uri.Scheme != "mqtts") || string.IsNullOrEmpty(uri.Host))
+        {
+            return $"'{url}' is not a broker URL; expected mqtt://HOST:PORT or mqtts://HOST:PORT";
+        }
+
+        return uri.AbsolutePath is "" or "/" ? null : $"'{url}' has a path; expected mqtt://HOST:PORT or mqtts://HOST:PORT";
+    }
+
+    private static void ValidateMqtt(MqttSection? mqtt, Action<string, string> error)
+    {
+        if (mqtt == null)
+        {
+            return;
+        }
+
+        if (mqtt.Broker is { } broker && CheckBroker(broker) is { } problem)
+        {
+            error("$.mqtt.broker", problem);
+        }
+
+        OneOf(mqtt.Protocol, MqttProtocols, "$.mqtt.protocol", error);
+        if (mqtt.Prefix is { } prefix && (prefix.Length == 0 || prefix.Contains('+') || prefix.Contains('#') || prefix.EndsWith('/')))
+        {
+            error("$.mqtt.prefix", $"'{prefix}' is not a topic prefix; no '+', '#' or trailing '/'");
+        }
+
+        if (mqtt.KeepAliveSeconds is < 5 or > 3600)
+        {
+            error("$.mqtt.keepAliveSeconds", $"{Num(mqtt.KeepAliveSeconds.Value)} is out of range; expected 5 to 3600 seconds");
+        }
+
+        if (mqtt.TelemetryIntervalSeconds is < 0 or > 3600)
+        {
+            error("$.mqtt.telemetryIntervalSeconds", $"{Num(mqtt.TelemetryIntervalSeconds.Value)} is out of range; expected 0 (off) to 3600 seconds");
+        }
+
+        Range(mqtt.MaxPayloadBytes, 256, 16 * 1024 * 1024, "$.mqtt.maxPayloadBytes", "bytes", error);
+        if (mqtt.Tls != null && mqtt.Tls.CertFile is null != mqtt.Tls.KeyFile is null)
+        {
+            error("$.mqtt.tls", "certFile and keyFile go together: give both for a client certificate, or neither");
+        }
     }
 
     private static void Address(string? address, string at, Action<string, string> error)

@@ -1,0 +1,179 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Kairo.Control.Plane;
+using Kairo.Daemon.Config;
+using Kairo.Daemon.Logging;
+using Kairo.Onnx;
+using Kairo.Runtime.Loops;
+
+namespace Kairo.Daemon;
+
+/// <summary>The commands of docs/control-plane.md that act on this device's loops, models and settings.</summary>
+internal sealed class DeviceCommands(Daemon daemon, ConsoleLog log)
+{
+    private static readonly string[] LogLevels = ProfileValidator.LogLevels;
+
+    public void Register(CommandDispatcher dispatcher)
+    {
+        dispatcher.Register("ping", _ => CommandReply.Success(new JsonObject
+        {
+            ["pong"] = true,
+            ["ts"] = DateTimeOffset.UtcNow.ToString("O"),
+            ["uptimeSeconds"] = Math.Round(daemon.Uptime.TotalSeconds, 3),
+        }));
+        dispatcher.Register("status", _ => CommandReply.Success(Status()));
+        dispatcher.Register("loop.start", LoopStart);
+        dispatcher.Register("loop.stop", LoopStop);
+        dispatcher.Register("loop.set-rate", LoopSetRate);
+        dispatcher.Register("model.list", _ => CommandReply.Success(Models()));
+        dispatcher.Register("model.activate", ModelActivate);
+        dispatcher.Register("config.get", _ => CommandReply.Success(JsonSerializer.SerializeToNode(daemon.Profile.Profile, ProfileJsonContext.Default.Profile)));
+        dispatcher.Register("metrics.get", MetricsGet);
+        dispatcher.Register("log.level", LogLevel);
+        dispatcher.RegisterFamily("ota.", request => daemon.Updates?.Invoke(request)
+            ?? CommandReply.Error(ErrorCodes.Unavailable, $"{request.Name}: over-the-air updates are not configured on this device"));
+    }
+
+    public JsonObject Status()
+    {
+        var plane = daemon.ControlPlane;
+        return new JsonObject
+        {
+            ["deviceId"] = daemon.DeviceId,
+            ["board"] = daemon.Profile.Profile.Board,
+            ["kairo"] = DaemonCommand.KairoVersion,
+            ["onnxRuntime"] = OnnxRuntimeLibrary.Version,
+            ["uptimeSeconds"] = Math.Round(daemon.Uptime.TotalSeconds, 3),
+            ["logLevel"] = log.Minimum.ToString().ToLowerInvariant(),
+            ["mqtt"] = plane == null ? null : new JsonObject
+            {
+                ["connected"] = plane.IsConnected,
+                ["protocol"] = plane.Client.ProtocolVersion == Control.Mqtt.MqttProtocolVersion.Mqtt5 ? "5" : "3.1.1",
+                ["requests"] = new JsonObject
+                {
+                    ["received"] = plane.Counters.Received,
+                    ["executed"] = plane.Counters.Executed,
+                    ["rejected"] = plane.Counters.Rejected,
+                    ["busy"] = plane.Counters.Busy,
+                    ["unanswerable"] = plane.Counters.Unanswerable,
+                },
+            },
+            ["loops"] = new JsonArray(daemon.Loops.Select(l => (JsonNode?)LoopReport.Describe(l)).ToArray()),
+        };
+    }
+
+    public JsonArray Models()
+    {
+        var models = new JsonArray();
+        foreach (var m in daemon.Profile.Profile.Models ?? [])
+        {
+            models.Add((JsonNode)new JsonObject
+            {
+                ["name"] = m.Name,
+                ["version"] = m.Version ?? 0,
+                ["release"] = m.Release ?? "",
+                ["path"] = m.Path,
+                ["activeIn"] = new JsonArray(daemon.Loops.Where(l => l.Model.Name == m.Name).Select(l => (JsonNode?)l.Name).ToArray()),
+            });
+        }
+
+        return models;
+    }
+
+    private ControlLoop FindLoop(CommandRequest request)
+    {
+        string name = request.RequireString("loop");
+        return daemon.Loops.FirstOrDefault(l => l.Name == name)
+            ?? throw new CommandException(ErrorCodes.NotFound, $"no loop '{name}'; loops: {string.Join(", ", daemon.Loops.Select(l => l.Name))}");
+    }
+
+    private CommandReply LoopStart(CommandRequest request)
+    {
+        var loop = FindLoop(request);
+        bool wasRunning = loop.State == LoopState.Running;
+        loop.Start();
+        if (!wasRunning)
+        {
+            daemon.LoopChanged(loop, "loop.started");
+        }
+
+        return CommandReply.Success(LoopReport.Describe(loop), wasRunning ? "already running" : "started");
+    }
+
+    private CommandReply LoopStop(CommandRequest request)
+    {
+        var loop = FindLoop(request);
+        bool wasRunning = loop.State == LoopState.Running;
+        loop.Stop();
+        if (wasRunning)
+        {
+            daemon.LoopChanged(loop, "loop.stopped");
+        }
+
+        return CommandReply.Success(LoopReport.Describe(loop), wasRunning ? "stopped; its last output was the safe output" : "already stopped");
+    }
+
+    private CommandReply LoopSetRate(CommandRequest request)
+    {
+        var loop = FindLoop(request);
+        double rate = request.RequireNumber("rateHz");
+        if (!(rate >= LoopOptions.MinRateHz && rate <= LoopOptions.MaxRateHz))
+        {
+            throw new CommandException(ErrorCodes.InvalidArgument, $"rateHz {rate} is out of range; expected {LoopOptions.MinRateHz} to {LoopOptions.MaxRateHz}");
+        }
+
+        double previous = loop.RateHz;
+        loop.SetRate(rate);
+        daemon.LoopChanged(loop, "loop.rate", new JsonObject { ["previousRateHz"] = previous });
+        return CommandReply.Success(LoopReport.Describe(loop), $"{previous:0.###} Hz -> {rate:0.###} Hz from the next tick");
+    }
+
+    private CommandReply ModelActivate(CommandRequest request)
+    {
+        var loop = FindLoop(request);
+        string model = request.RequireString("model");
+        if (daemon.Profile.Profile.Models?.Any(m => m.Name == model) != true)
+        {
+            throw new CommandException(ErrorCodes.NotFound, $"no model '{model}'; models: {string.Join(", ", (daemon.Profile.Profile.Models ?? []).Select(m => m.Name))}");
+        }
+
+        ModelInstance next;
+        try
+        {
+            next = ModelInstance.Load(daemon.Factory.ModelSource(model), loop.Options, loop.Layout);
+        }
+        catch (Exception e) when (e is LoopConfigurationException or OnnxRuntimeException)
+        {
+            throw new CommandException(ErrorCodes.Conflict, e.Message);
+        }
+
+        var previous = loop.Swap(next, TimeSpan.FromSeconds(5));
+        string from = $"{previous.Name} v{previous.Version}";
+        previous.Dispose();
+        daemon.LoopChanged(loop, "model.activated", new JsonObject { ["previous"] = from });
+        return CommandReply.Success(LoopReport.Describe(loop), $"{loop.Name}: {from} -> {next.Name} v{next.Version} between two ticks");
+    }
+
+    private CommandReply MetricsGet(CommandRequest request)
+    {
+        if (request.OptionalString("loop") is not null)
+        {
+            return CommandReply.Success(LoopReport.Metrics(FindLoop(request)));
+        }
+
+        return CommandReply.Success(new JsonArray(daemon.Loops.Select(l => (JsonNode?)LoopReport.Metrics(l)).ToArray()));
+    }
+
+    private CommandReply LogLevel(CommandRequest request)
+    {
+        string level = request.RequireString("level");
+        if (Array.IndexOf(LogLevels, level) < 0)
+        {
+            throw new CommandException(ErrorCodes.InvalidArgument, $"level '{level}' is not one of {string.Join(", ", LogLevels)}");
+        }
+
+        var previous = log.Minimum;
+        log.Minimum = ConsoleLog.ParseLevel(level);
+        return CommandReply.Success(new JsonObject { ["level"] = level, ["previous"] = previous.ToString().ToLowerInvariant() });
+    }
+}
