@@ -6,6 +6,7 @@ using Kairo.Control.Mqtt;
 using Kairo.Control.Plane;
 using Kairo.Daemon.Config;
 using Kairo.Daemon.Logging;
+using Kairo.Hardware.Systemd;
 using Kairo.Onnx;
 using Kairo.Runtime.Loops;
 using Kairo.Runtime.Metrics;
@@ -31,6 +32,10 @@ internal sealed class Daemon : IDisposable
     private readonly string? _broker;
     private readonly long _started = Stopwatch.GetTimestamp();
     private LoopFactory? _factory;
+    private readonly SystemdNotifier _systemd;
+    private IDisposable? _watchdog;
+    private Dictionary<ControlLoop, long> _watchdogTicks = [];
+    private bool _estopReported;
 
     public Daemon(LoadedProfile loaded, Overrides overrides, ConsoleLog log)
     {
@@ -40,7 +45,11 @@ internal sealed class Daemon : IDisposable
         _deviceId = overrides.DeviceId ?? loaded.Profile.DeviceId ?? Environment.MachineName;
         _stateDirectory = Path.GetFullPath(overrides.StateDir ?? loaded.Profile.StateDir ?? "/var/lib/kairo");
         _broker = overrides.Broker ?? loaded.Profile.Mqtt?.Broker;
+        _systemd = SystemdNotifier.FromEnvironment(log.CreateLogger("systemd"));
     }
+
+    /// <summary>The board's GPIO, when the profile has a gpio section.</summary>
+    public HardwareHost? Hardware { get; private set; }
 
     public IReadOnlyList<ControlLoop> Loops => _loops;
 
@@ -94,7 +103,9 @@ internal sealed class Daemon : IDisposable
         }
 
         ReportUntilStopped();
+        _watchdog?.Dispose();
         StopLoops();
+        Hardware?.SetStatus(false);
         ControlPlane?.Stop(TimeSpan.FromSeconds(3)); // says offline, then disconnects without the will
         _logger.LogInformation("stopped");
         return 0;
@@ -104,6 +115,7 @@ internal sealed class Daemon : IDisposable
     {
         context.Cancel = true; // stop gracefully instead of the runtime's immediate exit
         _logger.LogInformation("{Signal}: stopping", context.Signal);
+        _systemd.Stopping($"{context.Signal}: stopping");
         _stop.Cancel();
     }
 
@@ -116,6 +128,11 @@ internal sealed class Daemon : IDisposable
             "kairod {Version} device {Device} board {Board}, profile {Profile}, state {State}; onnxruntime {Ort} with {Providers}",
             DaemonCommand.KairoVersion, _deviceId, profile.Board ?? "unnamed", _loaded.Source, _stateDirectory,
             OnnxRuntimeLibrary.Version, string.Join(", ", OnnxRuntimeLibrary.AvailableProviders));
+
+        if (profile.Gpio is { } gpio)
+        {
+            Hardware = new HardwareHost(gpio, _log.CreateLogger("gpio"));
+        }
 
         ControlPlane = CreateControlPlane();
         var factory = _factory = new LoopFactory(_loaded, _stateDirectory, _log, ControlPlane);
@@ -130,6 +147,19 @@ internal sealed class Daemon : IDisposable
             catch (Exception e) when (e is LoopConfigurationException or OnnxRuntimeException or IOException or InvalidOperationException or FormatException or System.Net.Sockets.SocketException)
             {
                 throw new LoopConfigurationException($"$.loops[{i}] ({section.Name}): {e.Message}");
+            }
+        }
+
+        if (Hardware != null)
+        {
+            Hardware.EmergencyStopChanged += OnEmergencyStop;
+            try
+            {
+                Hardware.Start();
+            }
+            catch (Kairo.Hardware.Gpio.GpioException e)
+            {
+                throw new LoopConfigurationException($"$.gpio.chip: {e.Message}");
             }
         }
 
@@ -151,6 +181,59 @@ internal sealed class Daemon : IDisposable
         }
 
         ControlPlane?.Start();
+        Hardware?.SetStatus(true);
+        _watchdogTicks = _loops.ToDictionary(l => l, l => l.Metrics.Ticks);
+        _watchdog = _systemd.StartWatchdog(Healthy);
+        _systemd.Ready(Summary());
+    }
+
+    private string Summary() =>
+        $"{_loops.Count(l => l.State == LoopState.Running)} of {_loops.Count} loops running" +
+        (Hardware?.EmergencyStopEngaged == true ? "; emergency stop engaged" : "") +
+        (ControlPlane != null ? $"; MQTT {(ControlPlane.IsConnected ? "connected" : "connecting")}" : "");
+
+    /// <summary>Healthy while every running loop has ticked since the last keep-alive: a stuck loop stops them.</summary>
+    private bool Healthy()
+    {
+        bool healthy = true;
+        foreach (var loop in _loops)
+        {
+            long ticks = loop.Metrics.Ticks;
+            if (loop.State == LoopState.Running && _watchdogTicks.TryGetValue(loop, out long last) && ticks == last)
+            {
+                healthy = false;
+            }
+
+            _watchdogTicks[loop] = ticks;
+        }
+
+        return healthy;
+    }
+
+    private void OnEmergencyStop(bool engaged)
+    {
+        foreach (var loop in _loops)
+        {
+            loop.SetSafeOverride(engaged);
+        }
+
+        bool first = !_estopReported;
+        _estopReported = true;
+        if (first)
+        {
+            _logger.Log(engaged ? LogLevel.Warning : LogLevel.Information, "emergency stop {State} at start", engaged ? "engaged: every loop starts on its safe output" : "released");
+        }
+        else if (engaged)
+        {
+            _logger.LogWarning("emergency stop engaged: every loop emits its safe output until it is released");
+        }
+        else
+        {
+            _logger.LogInformation("emergency stop released: loops run their models again");
+        }
+
+        ControlPlane?.PublishEvent(engaged ? "estop.engaged" : "estop.released");
+        _systemd.Status(Summary());
     }
 
     private ControlPlane? CreateControlPlane()
@@ -296,6 +379,7 @@ internal sealed class Daemon : IDisposable
             return;
         }
 
+        _systemd.Reloading("reloading the profile");
         try
         {
             var fresh = ProfileLoader.LoadFile(_loaded.Source);
@@ -316,6 +400,8 @@ internal sealed class Daemon : IDisposable
         {
             _logger.LogError("SIGHUP: the profile was not reloaded, nothing changed: {Message}", e.Message);
         }
+
+        _systemd.Ready(Summary());
     }
 
     private void StopLoops()
@@ -348,6 +434,9 @@ internal sealed class Daemon : IDisposable
         {
             loop.Dispose();
         }
+
+        Hardware?.Dispose();
+        _systemd.Dispose();
 
         _stop.Dispose();
     }

@@ -30,6 +30,7 @@ internal sealed class DeviceCommands(Daemon daemon, ConsoleLog log)
         dispatcher.Register("config.get", _ => CommandReply.Success(JsonSerializer.SerializeToNode(daemon.Profile.Profile, ProfileJsonContext.Default.Profile)));
         dispatcher.Register("metrics.get", MetricsGet);
         dispatcher.Register("log.level", LogLevel);
+        dispatcher.Register("gpio.simulate", GpioSimulate);
         dispatcher.RegisterFamily("ota.", request => daemon.Updates?.Invoke(request)
             ?? CommandReply.Error(ErrorCodes.Unavailable, $"{request.Name}: over-the-air updates are not configured on this device"));
     }
@@ -58,8 +59,33 @@ internal sealed class DeviceCommands(Daemon daemon, ConsoleLog log)
                     ["unanswerable"] = plane.Counters.Unanswerable,
                 },
             },
+            ["gpio"] = daemon.Hardware is { } hw ? new JsonObject
+            {
+                ["chip"] = hw.Chip,
+                ["estop"] = hw.HasEmergencyStop ? (hw.EmergencyStopEngaged ? "engaged" : "released") : "none",
+            } : null,
             ["loops"] = new JsonArray(daemon.Loops.Select(l => (JsonNode?)LoopReport.Describe(l)).ToArray()),
         };
+    }
+
+    /// <summary>Drives an input line of the simulated chip, as a wire would: for demos and tests of boards without GPIO.</summary>
+    private CommandReply GpioSimulate(CommandRequest request)
+    {
+        var simulated = daemon.Hardware?.Simulated
+            ?? throw new CommandException(ErrorCodes.Unavailable, "gpio.simulate drives the simulated chip only; this device's profile has gpio.chip other than \"simulated\"");
+        double line = request.RequireNumber("line");
+        if (line != Math.Floor(line) || line < 0 || line >= simulated.LineCount)
+        {
+            throw new CommandException(ErrorCodes.InvalidArgument, $"line {line} is not a line of the simulated chip (0 to {simulated.LineCount - 1})");
+        }
+
+        if (request.Arguments["level"] is not JsonValue value || !value.TryGetValue(out bool level))
+        {
+            throw new CommandException(ErrorCodes.InvalidArgument, "'level' is required: true (high) or false (low)");
+        }
+
+        simulated.SetInput((int)line, level);
+        return CommandReply.Success(new JsonObject { ["line"] = (int)line, ["level"] = level });
     }
 
     public JsonArray Models()

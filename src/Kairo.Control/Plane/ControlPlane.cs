@@ -30,6 +30,7 @@ public sealed class ControlPlane : IDisposable
     private Thread? _commandThread;
     private Thread? _telemetryThread;
     private volatile bool _stopped;
+    private volatile bool _started;
 
     public ControlPlane(ControlPlaneOptions options, CommandDispatcher dispatcher, Func<JsonObject> birth, Func<IEnumerable<(string Loop, JsonObject Telemetry)>> telemetry, ILogger logger)
     {
@@ -89,6 +90,7 @@ public sealed class ControlPlane : IDisposable
         }
 
         _client.Start();
+        _started = true;
     }
 
     /// <summary>Publishes an event on <c>events</c> (QoS 1): <c>{type, ts, ...fields}</c>.</summary>
@@ -106,9 +108,9 @@ public sealed class ControlPlane : IDisposable
     /// <summary>Publishes JSON to a topic under the prefix (or an absolute topic when it starts with the prefix).</summary>
     public void Publish(string topic, JsonNode payload, int qos, bool retain)
     {
-        if (_stopped)
+        if (_stopped || !_started)
         {
-            return;
+            return; // before Start the birth carries the state of things; after Stop nothing more is said
         }
 
         try

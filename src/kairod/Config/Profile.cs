@@ -23,6 +23,8 @@ public sealed class Profile
 
     public MqttSection? Mqtt { get; set; }
 
+    public GpioSection? Gpio { get; set; }
+
     public List<ModelSection>? Models { get; set; }
 
     public List<LoopSection>? Loops { get; set; }
@@ -71,6 +73,47 @@ public sealed class TlsSection
     public string? CertFile { get; set; }
 
     public string? KeyFile { get; set; }
+}
+
+public sealed class GpioSection
+{
+    /// <summary>The chip: gpiochipN, /dev/gpiochipN, its number or label; or "simulated".</summary>
+    public string? Chip { get; set; }
+
+    public EstopSection? Estop { get; set; }
+
+    public HeartbeatSection? Heartbeat { get; set; }
+
+    public StatusLineSection? Status { get; set; }
+}
+
+public sealed class EstopSection
+{
+    public int? Line { get; set; }
+
+    /// <summary>"high" or "low": the level at which the emergency stop is engaged.</summary>
+    public string? ActiveLevel { get; set; }
+
+    /// <summary>"as-is", "disabled", "pull-up" or "pull-down".</summary>
+    public string? Bias { get; set; }
+
+    public double? DebounceMs { get; set; }
+}
+
+public sealed class HeartbeatSection
+{
+    public int? Line { get; set; }
+
+    public double? PeriodMs { get; set; }
+
+    public bool? ActiveLow { get; set; }
+}
+
+public sealed class StatusLineSection
+{
+    public int? Line { get; set; }
+
+    public bool? ActiveLow { get; set; }
 }
 
 public sealed class LogSection

@@ -34,6 +34,7 @@ public static partial class ProfileValidator
         }
 
         ValidateMqtt(profile.Mqtt, Error);
+        ValidateGpio(profile.Gpio, Error);
 
         var models = profile.Models ?? [];
         var modelNames = new HashSet<string>(StringComparer.Ordinal);
@@ -251,6 +252,64 @@ public static partial class ProfileValidator
         }
 
         return uri.AbsolutePath is "" or "/" ? null : $"'{url}' has a path; expected mqtt://HOST:PORT or mqtts://HOST:PORT";
+    }
+
+    public static readonly string[] ActiveLevels = ["high", "low"];
+    public static readonly string[] Biases = ["as-is", "disabled", "pull-up", "pull-down"];
+
+    private static void ValidateGpio(GpioSection? gpio, Action<string, string> error)
+    {
+        if (gpio == null)
+        {
+            return;
+        }
+
+        if (string.IsNullOrWhiteSpace(gpio.Chip))
+        {
+            error("$.gpio.chip", "missing; give the chip (gpiochip0, /dev/gpiochip0, its label) or \"simulated\"");
+        }
+
+        var lines = new Dictionary<int, string>();
+        void Line(int? line, string at)
+        {
+            if (line is not int l)
+            {
+                error($"{at}.line", "missing; give the line offset on the chip");
+            }
+            else if (l is < 0 or > 1023)
+            {
+                error($"{at}.line", $"{l} is out of range; expected 0 to 1023");
+            }
+            else if (!lines.TryAdd(l, at))
+            {
+                error($"{at}.line", $"line {l} is already used by {lines[l]}");
+            }
+        }
+
+        if (gpio.Estop is { } estop)
+        {
+            Line(estop.Line, "$.gpio.estop");
+            OneOf(estop.ActiveLevel, ActiveLevels, "$.gpio.estop.activeLevel", error);
+            OneOf(estop.Bias, Biases, "$.gpio.estop.bias", error);
+            if (estop.DebounceMs is < 0 or > 1000)
+            {
+                error("$.gpio.estop.debounceMs", $"{Num(estop.DebounceMs.Value)} is out of range; expected 0 to 1000 ms");
+            }
+        }
+
+        if (gpio.Heartbeat is { } heartbeat)
+        {
+            Line(heartbeat.Line, "$.gpio.heartbeat");
+            if (heartbeat.PeriodMs is < 10 or > 60_000)
+            {
+                error("$.gpio.heartbeat.periodMs", $"{Num(heartbeat.PeriodMs.Value)} is out of range; expected 10 to 60000 ms");
+            }
+        }
+
+        if (gpio.Status is { } status)
+        {
+            Line(status.Line, "$.gpio.status");
+        }
     }
 
     private static void ValidateMqtt(MqttSection? mqtt, Action<string, string> error)
