@@ -5,7 +5,4 @@ internal static class Libraries
 {
     /// <summary>libmosquitto 2.x (Debian package <c>libmosquitto1</c>), by its soname, found by the system loader.</summary>
     internal const string Mosquitto = "libmosquitto.so.1";
-
-    /// <summary>The C library; the runtime maps this name to the platform's libc.</summary>
-    internal const string Libc = "libc";
 }

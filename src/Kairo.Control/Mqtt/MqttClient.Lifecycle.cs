@@ -10,13 +10,13 @@ public sealed partial class MqttClient
     private readonly Lock _lifecycle = new();
     private Timer? _restartTimer;
     private bool _restartPending;
-    private bool _failed;
     private TimeSpan _restartDelay;
 
     /// <summary>
     /// Disconnects normally, so the broker discards the last will (a daemon stopping on purpose publishes its own
     /// offline state first), stops the network thread and frees the native client. Returns within twice
-    /// <see cref="MqttClientOptions.StopTimeout"/> whatever the network does.
+    /// <see cref="MqttClientOptions.StopTimeout"/> whatever the network does (four times if a reconnect is being set
+    /// up at that moment).
     /// </summary>
     public void Dispose() => Shutdown(sendWill: false);
 
@@ -55,12 +55,14 @@ public sealed partial class MqttClient
 
     /// <summary>
     /// The order matters:
-    /// 1. mute the session: no handler runs from here on, and a forced stop never finds managed code on the thread;
+    /// 1. mute the session: no handler runs from here on;
     /// 2. DISCONNECT (normal, or with will under MQTT 5), which also tells libmosquitto not to reconnect, so its
-    ///    thread writes the packet and ends;
-    /// 3. stop the thread: wait for it (time limit), then cancel it (time limit);
+    ///    thread writes the packet and ends; a 3.1.1 abort sends nothing;
+    /// 3. stop the thread: join it if it reported the DISCONNECT within the time limit, otherwise take the callbacks
+    ///    out of libmosquitto and cancel it;
     /// 4. destroy the native client, which closes the socket (for a 3.1.1 abort, that is what fires the will);
-    /// 5. free the GCHandle last, once no callback can come. A thread that cannot be stopped keeps both forever.
+    /// 5. free the GCHandle last, once no callback can come.
+    /// Steps 3 to 5 run on a helper thread that is waited for up to the time limit (see MosquittoSession.Close).
     /// </summary>
     private void Finish(bool sendWill)
     {
@@ -79,42 +81,31 @@ public sealed partial class MqttClient
             }
 
             session.Mute();
-            bool graceful = true;
+            int rc = Mosquitto.MOSQ_ERR_NO_CONN;
             if (!sendWill)
             {
-                session.Disconnect(Mosquitto.MQTT_RC_NORMAL_DISCONNECTION);
+                rc = session.Disconnect(Mosquitto.MQTT_RC_NORMAL_DISCONNECTION);
             }
             else if (_protocol == MqttProtocolVersion.Mqtt5)
             {
-                session.Disconnect(Mosquitto.MQTT_RC_DISCONNECT_WITH_WILL_MSG);
-            }
-            else
-            {
-                graceful = false;
+                rc = session.Disconnect(Mosquitto.MQTT_RC_DISCONNECT_WITH_WILL_MSG);
             }
 
-            StopAndRelease(session, graceful);
+            Close(session, graceful: rc == Mosquitto.MOSQ_ERR_SUCCESS);
         }
     }
 
-    /// <returns>False when the thread could not be stopped and the session was abandoned.</returns>
-    private bool StopAndRelease(MosquittoSession session, bool graceful)
+    private void Close(MosquittoSession session, bool graceful)
     {
-        LoopStopOutcome outcome = session.Stop(graceful, _options.StopTimeout);
-        if (outcome == LoopStopOutcome.Stuck)
+        SessionCloseOutcome outcome = session.Close(graceful, _options.StopTimeout, out string? problem);
+        if (outcome == SessionCloseOutcome.Stuck)
         {
-            session.Abandon();
-            Log.StopStuck(_logger, _broker);
-            return false;
+            Log.StopStuck(_logger, _broker, problem);
         }
-
-        if (outcome == LoopStopOutcome.Forced && graceful)
+        else if (outcome == SessionCloseOutcome.Cancelled && graceful)
         {
             Log.StopForced(_logger, _broker, _options.StopTimeout.TotalSeconds);
         }
-
-        session.Release();
-        return true;
     }
 
     /// <summary>
@@ -126,7 +117,7 @@ public sealed partial class MqttClient
         TimeSpan delay;
         lock (_gate)
         {
-            if (_disposed || !_started || _failed || _restartPending)
+            if (_disposed || !_started || _restartPending)
             {
                 return;
             }
@@ -146,8 +137,8 @@ public sealed partial class MqttClient
     }
 
     /// <summary>
-    /// Runs on a timer thread, never the network thread. The old session is stopped like a shutdown (without a will
-    /// and usually without anything to send) and replaced by a fresh one, so nothing of a cancelled thread is reused.
+    /// Runs on a timer thread, never the network thread. The old session is closed like a shutdown (without a will,
+    /// usually with nothing to send) and replaced by a fresh one, so nothing of a cancelled thread is reused.
     /// </summary>
     private void Restart()
     {
@@ -169,17 +160,9 @@ public sealed partial class MqttClient
 
             if (old != null)
             {
+                // Even a session that could not be closed does not stop the client: the new one is independent.
                 old.Mute();
-                old.Disconnect(Mosquitto.MQTT_RC_NORMAL_DISCONNECTION);
-                if (!StopAndRelease(old, graceful: true))
-                {
-                    lock (_gate)
-                    {
-                        _failed = true;
-                    }
-
-                    return;
-                }
+                Close(old, graceful: old.Disconnect(Mosquitto.MQTT_RC_NORMAL_DISCONNECTION) == Mosquitto.MOSQ_ERR_SUCCESS);
             }
 
             MosquittoSession fresh;

@@ -30,11 +30,11 @@ public sealed partial class MqttClient
         [LoggerMessage(EventId = 107, Level = LogLevel.Error, Message = "MQTT could not start a new network thread for {Broker}; trying again later")]
         public static partial void RestartFailed(ILogger logger, string broker, Exception exception);
 
-        [LoggerMessage(EventId = 108, Level = LogLevel.Warning, Message = "MQTT network thread for {Broker} did not stop within {Timeout} s and was cancelled")]
+        [LoggerMessage(EventId = 108, Level = LogLevel.Warning, Message = "MQTT network thread for {Broker} did not finish its DISCONNECT within {Timeout} s and was cancelled")]
         public static partial void StopForced(ILogger logger, string broker, double timeout);
 
-        [LoggerMessage(EventId = 109, Level = LogLevel.Error, Message = "MQTT network thread for {Broker} could not be stopped (a handler never returned?); its native client is left allocated and the client no longer connects")]
-        public static partial void StopStuck(ILogger logger, string broker);
+        [LoggerMessage(EventId = 109, Level = LogLevel.Error, Message = "MQTT network thread for {Broker} could not be stopped in time ({Problem}); its native client stays allocated until it ends")]
+        public static partial void StopStuck(ILogger logger, string broker, string? problem);
 
         [LoggerMessage(EventId = 110, Level = LogLevel.Error, Message = "MQTT {Callback} handler threw; the network thread carries on")]
         public static partial void HandlerFailed(ILogger logger, string callback, Exception exception);

@@ -4,9 +4,9 @@ using Kairo.Control.Mqtt;
 namespace Kairo.Control.Interop;
 
 // The native side of the callbacks: static, [UnmanagedCallersOnly], finding their session through the GCHandle
-// passed as libmosquitto's user data. Each copies what it needs out of native memory before handing it on, catches
-// every exception (one escaping into libmosquitto would take the process down), and counts itself in and out so a
-// forced stop can wait until no managed code runs on the thread it is about to cancel.
+// passed as libmosquitto's user data. Each copies what it needs out of native memory before handing it on and catches
+// every exception (one escaping into libmosquitto would take the process down). A muted session's callbacks return at
+// once; Close takes them out of libmosquitto altogether before the thread may be cancelled.
 
 internal sealed unsafe partial class MosquittoSession
 {
@@ -14,7 +14,6 @@ internal sealed unsafe partial class MosquittoSession
     private static int t_callbackDepth;
 
     private int _muted;
-    private int _callbacksRunning;
 
     /// <summary>True on a thread that is inside one of this library's callbacks (normally the network thread).</summary>
     public static bool InCallback => t_callbackDepth > 0;
@@ -32,18 +31,13 @@ internal sealed unsafe partial class MosquittoSession
         Mosquitto.LogCallbackSet(_handle, &OnLog);
     }
 
+    private static MosquittoSession? Find(nint userData) =>
+        userData == 0 ? null : GCHandle.FromIntPtr(userData).Target as MosquittoSession;
+
     private static MosquittoSession? Enter(nint userData)
     {
-        if (userData == 0 || GCHandle.FromIntPtr(userData).Target is not MosquittoSession session)
+        if (Find(userData) is not { } session || Volatile.Read(ref session._muted) != 0)
         {
-            return null;
-        }
-
-        // Counted before the mute check, so that Mute followed by a zero count means no callback is past the check.
-        Interlocked.Increment(ref session._callbacksRunning);
-        if (Volatile.Read(ref session._muted) != 0)
-        {
-            Interlocked.Decrement(ref session._callbacksRunning);
             return null;
         }
 
@@ -51,11 +45,7 @@ internal sealed unsafe partial class MosquittoSession
         return session;
     }
 
-    private void Exit()
-    {
-        t_callbackDepth--;
-        Interlocked.Decrement(ref _callbacksRunning);
-    }
+    private static void Exit() => t_callbackDepth--;
 
     private void Report(string callback, Exception exception)
     {
@@ -89,7 +79,7 @@ internal sealed unsafe partial class MosquittoSession
             }
             finally
             {
-                session.Exit();
+                Exit();
             }
         }
         catch
@@ -103,6 +93,12 @@ internal sealed unsafe partial class MosquittoSession
     {
         try
         {
+            // After a requested DISCONNECT this is the thread's last word: it ends right after. Muted or not.
+            if (Find(userData) is { } closing && Volatile.Read(ref closing._disconnectRequested) != 0)
+            {
+                closing._disconnectReported.Set();
+            }
+
             if (Enter(userData) is not { } session)
             {
                 return;
@@ -118,7 +114,7 @@ internal sealed unsafe partial class MosquittoSession
             }
             finally
             {
-                session.Exit();
+                Exit();
             }
         }
         catch
@@ -146,7 +142,7 @@ internal sealed unsafe partial class MosquittoSession
             }
             finally
             {
-                session.Exit();
+                Exit();
             }
         }
         catch
@@ -174,7 +170,7 @@ internal sealed unsafe partial class MosquittoSession
             }
             finally
             {
-                session.Exit();
+                Exit();
             }
         }
         catch
@@ -203,7 +199,7 @@ internal sealed unsafe partial class MosquittoSession
             }
             finally
             {
-                session.Exit();
+                Exit();
             }
         }
         catch
@@ -234,7 +230,7 @@ internal sealed unsafe partial class MosquittoSession
             }
             finally
             {
-                session.Exit();
+                Exit();
             }
         }
         catch

@@ -6,8 +6,7 @@ namespace Kairo.Control.Interop;
 /// <summary>
 /// One libmosquitto client object, its network thread, and the GCHandle through which its callbacks find their
 /// owner. All raw pointers stay in here; the policy (what to subscribe, when to start over, which MQTT version)
-/// belongs to the owner. A session is used for one run of the network thread: after <see cref="Stop"/> it is
-/// released or, if its thread could not be stopped, abandoned.
+/// belongs to the owner. A session serves one run of the network thread and ends with <see cref="Close"/>.
 /// </summary>
 internal sealed unsafe partial class MosquittoSession
 {
@@ -76,9 +75,13 @@ internal sealed unsafe partial class MosquittoSession
         _loopRunning = true;
     }
 
-    /// <summary>Sends DISCONNECT with <paramref name="reasonCode"/> (MQTT 5) and stops reconnecting.</summary>
+    /// <summary>
+    /// Sends DISCONNECT with <paramref name="reasonCode"/> (an MQTT 5 reason) and stops reconnecting. Returns
+    /// <see cref="Mosquitto.MOSQ_ERR_NO_CONN"/> when there is no connection to send it on.
+    /// </summary>
     public int Disconnect(int reasonCode)
     {
+        Interlocked.Exchange(ref _disconnectRequested, 1);
         try
         {
             return Mosquitto.DisconnectV5(_handle, reasonCode, 0);
@@ -160,20 +163,4 @@ internal sealed unsafe partial class MosquittoSession
             Mosquitto.ThrowIfError(Mosquitto.PropertyAddString(list, Mosquitto.MQTT_PROP_CONTENT_TYPE, contentType), "Adding the content type");
         }
     }
-
-    /// <summary>Destroys the native object, then frees the GCHandle; only once the network thread is gone.</summary>
-    public void Release()
-    {
-        _handle.Dispose();
-        if (_self.IsAllocated)
-        {
-            _self.Free();
-        }
-    }
-
-    /// <summary>
-    /// Gives up on a session whose network thread would not stop: the native object and the GCHandle are leaked
-    /// on purpose, because that thread may still read the one and call back through the other.
-    /// </summary>
-    public void Abandon() => _handle.SetHandleAsInvalid();
 }
