@@ -27,7 +27,9 @@ internal sealed partial class DaemonProcess : IDisposable
 
     public string Output => string.Join('\n', _all);
 
-    public static DaemonProcess Start(params string[] arguments)
+    public static DaemonProcess Start(params string[] arguments) => Start(new Dictionary<string, string>(), arguments);
+
+    public static DaemonProcess Start(IReadOnlyDictionary<string, string> environment, params string[] arguments)
     {
         var info = new ProcessStartInfo(Bundle.PathOf("kairod"))
         {
@@ -35,6 +37,11 @@ internal sealed partial class DaemonProcess : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var (key, value) in environment)
+        {
+            info.Environment[key] = value;
+        }
+
         foreach (string a in arguments)
         {
             info.ArgumentList.Add(a);
