@@ -17,6 +17,15 @@ internal static class CtlCommand
             SendCommand.Create(),
             RecordCommand.Create(),
             FramesCommand.Create(),
+            Device.StatusCommand.Create(),
+            Device.CmdCommand.Create(),
+            Device.WatchCommand.Create(),
+            Device.BenchMqttCommand.Create(),
+            Updates.KeygenCommand.Create(),
+            Updates.PackCommand.Create(),
+            Updates.SignCommand.Create(),
+            Updates.VerifyCommand.Create(),
+            Updates.ServeCommand.Create(),
         };
 
         ParseResult parse = root.Parse(args);
