@@ -28,6 +28,7 @@ internal static unsafe partial class Mosquitto
 
     // enum mosq_opt_t.
     internal const int MOSQ_OPT_PROTOCOL_VERSION = 1;
+    internal const int MOSQ_OPT_TCP_NODELAY = 11;
 
     // Log levels handed to the log callback.
     internal const int MOSQ_LOG_INFO = 1 << 0;

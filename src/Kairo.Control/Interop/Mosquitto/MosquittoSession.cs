@@ -37,6 +37,9 @@ internal sealed unsafe partial class MosquittoSession
         }
 
         session._handle = handle;
+        // Requests and replies are small packets sent right after another: with Nagle's algorithm each would wait
+        // for the broker's delayed ACK (40 ms or more on Linux) before leaving.
+        Mosquitto.ThrowIfError(Mosquitto.IntOption(handle, Mosquitto.MOSQ_OPT_TCP_NODELAY, 1), "Disabling Nagle's algorithm");
         session.RegisterCallbacks();
         return session;
     }

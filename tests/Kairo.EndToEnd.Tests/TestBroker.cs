@@ -1,0 +1,147 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Kairo.EndToEnd.Tests;
+
+/// <summary>
+/// A real mosquitto broker for one test class: /usr/sbin/mosquitto on a free 127.0.0.1 port with a generated
+/// configuration, ready once it accepts a TCP connection, killed on dispose.
+/// </summary>
+internal sealed class TestBroker : IDisposable
+{
+    public const string Executable = "/usr/sbin/mosquitto";
+
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(15);
+
+    private readonly Process _process;
+    private readonly string _directory;
+    private readonly ConcurrentQueue<string> _output = new();
+
+    private TestBroker(Process process, string directory, int port)
+    {
+        _process = process;
+        _directory = directory;
+        Port = port;
+    }
+
+    public int Port { get; }
+
+    public string Url => $"mqtt://127.0.0.1:{Port}";
+
+    /// <summary>What the broker printed (its log goes to stderr), for failure messages.</summary>
+    public string Output => string.Join('\n', _output);
+
+    public static TestBroker Start()
+    {
+        Assert.True(File.Exists(Executable), $"{Executable} is missing; install the broker: apt-get install mosquitto");
+        string directory = Directory.CreateTempSubdirectory("kairo-broker-").FullName;
+        string failures = "";
+
+        // A port found free can be taken before the broker binds it; then the broker exits and another port is tried.
+        for (int attempt = 0; attempt < 5; attempt++)
+        {
+            int port = FreePort();
+            string config = Path.Combine(directory, "mosquitto.conf");
+            File.WriteAllText(config, $"""
+                listener {port} 127.0.0.1
+                allow_anonymous true
+                persistence false
+                # Forwarded messages go out at once instead of waiting for the receiver's delayed ACK.
+                set_tcp_nodelay true
+                """);
+            var info = new ProcessStartInfo(Executable)
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            info.ArgumentList.Add("-c");
+            info.ArgumentList.Add(config);
+            var process = Process.Start(info) ?? throw new InvalidOperationException($"{Executable} did not start");
+            var broker = new TestBroker(process, directory, port);
+            process.OutputDataReceived += (_, e) => broker.Add(e.Data);
+            process.ErrorDataReceived += (_, e) => broker.Add(e.Data);
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            if (broker.WaitUntilListening())
+            {
+                return broker;
+            }
+
+            failures += $"port {port}:\n{broker.Output}\n";
+            broker.Stop();
+        }
+
+        Directory.Delete(directory, recursive: true);
+        throw new InvalidOperationException($"mosquitto did not start listening on 127.0.0.1 within {StartTimeout.TotalSeconds} s:\n{failures}");
+    }
+
+    public void Dispose()
+    {
+        Stop();
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private void Stop()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill();
+            _process.WaitForExit();
+        }
+
+        _process.Dispose();
+    }
+
+    /// <summary>Connects until the broker accepts; false if it exited (port taken) or never listened within the time limit.</summary>
+    private bool WaitUntilListening()
+    {
+        var until = Stopwatch.StartNew();
+        while (until.Elapsed < StartTimeout)
+        {
+            using var client = new TcpClient();
+            try
+            {
+                client.Connect(IPAddress.Loopback, Port);
+                return true;
+            }
+            catch (SocketException)
+            {
+            }
+
+            // Refused: not listening yet. Wait a little, but wake at once if the broker exits.
+            if (_process.WaitForExit(20))
+            {
+                _process.WaitForExit(); // drains its output
+                return false;
+            }
+        }
+
+        return false;
+    }
+
+    private static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    private void Add(string? line)
+    {
+        if (line != null)
+        {
+            _output.Enqueue(line);
+        }
+    }
+}
