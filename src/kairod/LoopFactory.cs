@@ -82,7 +82,7 @@ internal sealed class LoopFactory(LoadedProfile loaded, string stateDirectory, I
         "udp" => DatagramSink.Udp(s.Address!),
         "unix" => DatagramSink.Unix(Resolve(s.Path!)),
         "mqtt" => controlPlane is { } plane
-            ? new Kairo.Control.Plane.MqttSink((topic, payload, qos) => plane.Client.Publish(topic, payload, qos, retain: false), s.Topic ?? $"{plane.Prefix}/outputs/{loopName}", loopName, s.EveryTicks ?? 10, s.Qos ?? 0)
+            ? new Kairo.Control.Plane.MqttSink((topic, payload, qos) => plane.PublishOutput(topic, payload, qos), s.Topic ?? $"{plane.Prefix}/outputs/{loopName}", loopName, s.EveryTicks ?? 10, s.Qos ?? 0)
             : throw new LoopConfigurationException("an mqtt sink needs a broker: set $.mqtt.broker or pass --broker"),
         _ => new LogSink(logs.CreateLogger($"loop {loopName}"), s.EveryTicks ?? 100),
     };

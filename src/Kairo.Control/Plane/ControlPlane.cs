@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Unicode;
 using System.Threading.Channels;
 using Kairo.Control.Mqtt;
 using Microsoft.Extensions.Logging;
@@ -89,8 +90,10 @@ public sealed class ControlPlane : IDisposable
             _telemetryThread.Start();
         }
 
-        _client.Start();
+        // Before the client starts: its first connection may come up at once, and the birth and online state it
+        // publishes from the network thread must not be dropped as "not started yet".
         _started = true;
+        _client.Start();
     }
 
     /// <summary>Publishes an event on <c>events</c> (QoS 1): <c>{type, ts, ...fields}</c>.</summary>
@@ -108,9 +111,11 @@ public sealed class ControlPlane : IDisposable
     /// <summary>Publishes JSON to a topic under the prefix (or an absolute topic when it starts with the prefix).</summary>
     public void Publish(string topic, JsonNode payload, int qos, bool retain)
     {
-        if (_stopped || !_started)
+        if (_stopped || !_started || !_client.IsConnected)
         {
-            return; // before Start the birth carries the state of things; after Stop nothing more is said
+            // Before Start the birth carries the state of things; after Stop nothing more is said; while not
+            // connected nothing is handed to libmosquitto (see PublishOutput), and the birth on reconnect says what is.
+            return;
         }
 
         try
@@ -120,6 +125,30 @@ public sealed class ControlPlane : IDisposable
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or ObjectDisposedException or MosquittoException)
         {
             _logger.LogWarning("publishing to {Topic} failed: {Message}", topic, e.Message);
+        }
+    }
+
+    /// <summary>
+    /// Publishes a loop output (an <see cref="MqttSink"/>'s path) while connected, and drops it otherwise: a message
+    /// handed to libmosquitto while it is still connecting can go out ahead of CONNECT, and the broker then closes
+    /// the connection as a protocol error, so a sink publishing steadily could keep the device from ever connecting.
+    /// Dropping also keeps an outage from piling outputs up in libmosquitto's unbounded queue.
+    /// </summary>
+    /// <returns>Whether the output was handed over.</returns>
+    public bool PublishOutput(string topic, byte[] payload, int qos)
+    {
+        if (_stopped || !_started || !_client.IsConnected)
+        {
+            return false;
+        }
+
+        try
+        {
+            return _client.Publish(topic, payload, qos, retain: false) == MqttPublishResult.Sent;
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or ObjectDisposedException or MosquittoException)
+        {
+            return false;
         }
     }
 
@@ -226,7 +255,15 @@ public sealed class ControlPlane : IDisposable
             {
                 while (reader.TryRead(out var message))
                 {
-                    Handle(message);
+                    try
+                    {
+                        Handle(message);
+                    }
+                    catch (Exception e)
+                    {
+                        // One request must never end the command thread (or, unhandled, the process).
+                        _logger.LogError("request on {Topic} failed: {Message}", message.Topic, e.Message);
+                    }
                 }
             }
         }
@@ -239,38 +276,56 @@ public sealed class ControlPlane : IDisposable
     {
         string name = message.Topic[(_prefix.Length + "/cmd/".Length)..];
         JsonObject arguments;
+        JsonNode? id;
+        string? replyTo = null;
         try
         {
-            var parsed = JsonNode.Parse(message.Payload.Length == 0 ? EmptyObject : message.Payload);
-            if (parsed is not JsonObject obj)
+            if (!Utf8.IsValid(message.Payload))
             {
-                Counters.CountRejected();
-                Reply(message, null, CommandReply.Error(ErrorCodes.BadRequest, "the payload must be a JSON object, e.g. {\"id\": \"1\"}"), replyTo: null);
+                Refuse(message, "the payload is not valid UTF-8; send UTF-8 JSON", replyTo: null);
                 return;
             }
 
+            var parsed = JsonNode.Parse(message.Payload.Length == 0 ? EmptyObject : message.Payload);
+            if (parsed is not JsonObject obj)
+            {
+                Refuse(message, "the payload must be a JSON object, e.g. {\"id\": \"1\"}", replyTo: null);
+                return;
+            }
+
+            _ = obj.Count; // builds the property table now, so a duplicate property is refused here and not in a handler
             arguments = obj;
+            if (arguments["reply_to"] is JsonValue replyValue)
+            {
+                replyValue.TryGetValue(out replyTo);
+            }
+
+            arguments.Remove("reply_to");
+            id = arguments["id"];
+            arguments.Remove("id");
+            if (id is JsonValue value && value.GetValueKind() == JsonValueKind.String)
+            {
+                id = JsonValue.Create(value.GetValue<string>()); // reads it: a lone surrogate escape throws here
+            }
+            else if (id != null && id.GetValueKind() != JsonValueKind.Number)
+            {
+                Refuse(message, "'id' must be a string or a number", replyTo);
+                return;
+            }
         }
         catch (JsonException e)
         {
-            Counters.CountRejected();
-            Reply(message, null, CommandReply.Error(ErrorCodes.BadRequest, $"the payload is not valid JSON: {e.Message}"), replyTo: null);
+            Refuse(message, $"the payload is not valid JSON: {e.Message}", replyTo: null);
             return;
         }
-
-        JsonNode? id = arguments["id"];
-        arguments.Remove("id");
-        string? replyTo = null;
-        if (arguments["reply_to"] is JsonValue replyValue)
+        catch (ArgumentException e)
         {
-            replyValue.TryGetValue(out replyTo);
+            Refuse(message, $"the payload has a duplicate property; give each once ({e.Message})", replyTo: null);
+            return;
         }
-
-        arguments.Remove("reply_to");
-        if (id is not (null or JsonValue))
+        catch (InvalidOperationException e)
         {
-            Counters.CountRejected();
-            Reply(message, null, CommandReply.Error(ErrorCodes.BadRequest, "'id' must be a string or a number"), replyTo);
+            Refuse(message, $"the payload holds a string that is not valid text: {e.Message}", replyTo);
             return;
         }
 
@@ -287,12 +342,24 @@ public sealed class ControlPlane : IDisposable
         Reply(message, id, reply, replyTo);
     }
 
+    private void Refuse(MqttMessage request, string message, string? replyTo)
+    {
+        Counters.CountRejected();
+        Reply(request, null, CommandReply.Error(ErrorCodes.BadRequest, message), replyTo);
+    }
+
     private void Reply(MqttMessage request, JsonNode? id, CommandReply reply, string? replyTo)
     {
         string? topic = request.ResponseTopic ?? replyTo;
         if (string.IsNullOrEmpty(topic) || topic.Contains('+') || topic.Contains('#'))
         {
             Counters.CountUnanswerable();
+            return;
+        }
+
+        if (!_client.IsConnected)
+        {
+            Counters.CountUnanswerable(); // not handed to libmosquitto while it reconnects (see PublishOutput)
             return;
         }
 
