@@ -58,7 +58,29 @@ public enum UpdateFailure
     /// <summary><c>latency_budget</c>: the p99 latency of the golden runs is not under the manifest's budget.</summary>
     LatencyBudget = 51,
 
-    // 60 and up: transfer and staging reasons of the device's update flow.
+    /// <summary><c>model_unknown</c>: no loop of this device runs the package's model.</summary>
+    ModelUnknown = 45,
+
+    /// <summary><c>download_failed</c>: the package could not be fetched (HTTP error, refused or lost connection) in the attempts allowed.</summary>
+    DownloadFailed = 60,
+
+    /// <summary><c>download_stalled</c>: the transfer stayed under the minimum throughput for a whole window, in every attempt.</summary>
+    DownloadStalled = 61,
+
+    /// <summary><c>no_space</c>: the state directory's file system lacks room for the package and its staged copy.</summary>
+    NoSpace = 62,
+
+    /// <summary><c>store_failed</c>: the package could not be written to the model store (an I/O error).</summary>
+    StoreFailed = 63,
+
+    /// <summary><c>cancelled</c>: an operator cancelled the update before it was committed.</summary>
+    Cancelled = 64,
+
+    /// <summary><c>health_failed</c>: after activation the loop failed its health window (errors, NaN outputs, deadline misses); rolled back.</summary>
+    HealthFailed = 70,
+
+    /// <summary><c>interrupted</c>: the device stopped while the new model was live but not yet committed; the old model was kept.</summary>
+    Interrupted = 71,
 }
 
 /// <summary>The stable codes of <see cref="UpdateFailure"/>.</summary>
@@ -84,6 +106,14 @@ public static class UpdateFailures
         UpdateFailure.ModelInvalid => "model_invalid",
         UpdateFailure.GoldenMismatch => "golden_mismatch",
         UpdateFailure.LatencyBudget => "latency_budget",
+        UpdateFailure.ModelUnknown => "model_unknown",
+        UpdateFailure.DownloadFailed => "download_failed",
+        UpdateFailure.DownloadStalled => "download_stalled",
+        UpdateFailure.NoSpace => "no_space",
+        UpdateFailure.StoreFailed => "store_failed",
+        UpdateFailure.Cancelled => "cancelled",
+        UpdateFailure.HealthFailed => "health_failed",
+        UpdateFailure.Interrupted => "interrupted",
         _ => throw new ArgumentOutOfRangeException(nameof(failure), failure, "not an update failure reason"),
     };
 

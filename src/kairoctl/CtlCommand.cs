@@ -21,6 +21,7 @@ internal static class CtlCommand
             Device.CmdCommand.Create(),
             Device.WatchCommand.Create(),
             Device.BenchMqttCommand.Create(),
+            Device.DeployCommand.Create(),
             Updates.KeygenCommand.Create(),
             Updates.PackCommand.Create(),
             Updates.SignCommand.Create(),

@@ -6,12 +6,16 @@ using Kairo.Control.Mqtt;
 using Kairo.Control.Plane;
 using Kairo.Daemon.Config;
 using Kairo.Daemon.Logging;
+using Kairo.Daemon.Updates;
 using Kairo.Hardware.Systemd;
 using Kairo.Onnx;
 using Kairo.Runtime.Loops;
 using Kairo.Runtime.Metrics;
 using Kairo.Runtime.Sinks;
 using Kairo.Runtime.Sources;
+using Kairo.Updates.Device;
+using Kairo.Updates.Packages;
+using Kairo.Updates.Signing;
 using Microsoft.Extensions.Logging;
 
 namespace Kairo.Daemon;
@@ -67,6 +71,12 @@ internal sealed class Daemon : IDisposable
     /// <summary>The handler of the <c>ota.*</c> commands, when updates are configured.</summary>
     public Func<CommandRequest, CommandReply>? Updates { get; set; }
 
+    /// <summary>Over-the-air updates, when the profile trusts at least one key ($.updates.trustedKeys).</summary>
+    public UpdateAgent? UpdateAgent { get; private set; }
+
+    /// <summary>Crash-test pause points of the update flow (<c>KAIRO_UPDATE_PAUSE</c>, comma-separated); empty in service.</summary>
+    public IReadOnlySet<string> UpdatePausePoints { get; init; } = new HashSet<string>();
+
     /// <summary>Tells the control plane a loop changed: an event, and a fresh birth.</summary>
     public void LoopChanged(ControlLoop loop, string eventType, JsonObject? extra = null)
     {
@@ -104,6 +114,7 @@ internal sealed class Daemon : IDisposable
 
         ReportUntilStopped();
         _watchdog?.Dispose();
+        UpdateAgent?.Dispose(); // an update in progress stays in the journal; the next start resumes or settles it
         StopLoops();
         Hardware?.SetStatus(false);
         ControlPlane?.Stop(TimeSpan.FromSeconds(3)); // says offline, then disconnects without the will
@@ -135,7 +146,9 @@ internal sealed class Daemon : IDisposable
         }
 
         ControlPlane = CreateControlPlane();
-        var factory = _factory = new LoopFactory(_loaded, _stateDirectory, _log, ControlPlane);
+        UpdateAgent = CreateUpdateAgent();
+        UpdateAgent?.Recover(); // before any loop loads a model: an interrupted commit decides which version that is
+        var factory = _factory = new LoopFactory(_loaded, _stateDirectory, _log, ControlPlane, UpdateAgent);
         var sections = profile.Loops ?? [];
         for (int i = 0; i < sections.Count; i++)
         {
@@ -181,6 +194,7 @@ internal sealed class Daemon : IDisposable
         }
 
         ControlPlane?.Start();
+        UpdateAgent?.ResumeInterrupted();
         Hardware?.SetStatus(true);
         _watchdogTicks = _loops.ToDictionary(l => l, l => l.Metrics.Ticks);
         _watchdog = _systemd.StartWatchdog(Healthy);
@@ -277,6 +291,54 @@ internal sealed class Daemon : IDisposable
     }
 
     private string Resolve(string path) => Path.GetFullPath(path, _loaded.BaseDirectory);
+
+    private UpdateAgent? CreateUpdateAgent()
+    {
+        var section = _loaded.Profile.Updates;
+        var keyFiles = section?.TrustedKeys ?? [];
+        if (keyFiles.Count == 0)
+        {
+            _logger.LogInformation("over-the-air updates are off: the profile trusts no key ($.updates.trustedKeys)");
+            return null;
+        }
+
+        var keys = new List<TrustedKey>();
+        for (int i = 0; i < keyFiles.Count; i++)
+        {
+            try
+            {
+                keys.Add(TrustedKey.Load(Resolve(keyFiles[i])));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or ArgumentException)
+            {
+                throw new ProfileException(_loaded.Source, [$"$.updates.trustedKeys[{i}]: {keyFiles[i]} is not a usable public key: {e.Message}"]);
+            }
+        }
+
+        var download = section!.Download;
+        var options = new UpdateAgentOptions
+        {
+            HealthWindow = TimeSpan.FromSeconds(section.HealthWindowSeconds ?? 10),
+            MaxMissRatio = section.MaxMissRatio ?? 0.01,
+            PauseAt = UpdatePausePoints,
+            Download = new DownloadOptions
+            {
+                Attempts = download?.Attempts ?? 5,
+                MinBytesPerSecond = download?.MinBytesPerSecond ?? 1024,
+                ThroughputWindow = TimeSpan.FromSeconds(download?.ThroughputWindowSeconds ?? 30),
+                ConnectTimeout = TimeSpan.FromSeconds(download?.ConnectTimeoutSeconds ?? 15),
+                ReserveBytes = (download?.ReserveMegabytes ?? 16) << 20,
+                CaFile = download?.CaFile is { } ca ? Resolve(ca) : null,
+            },
+        };
+        var verifier = new PackageVerifier(keys, section.Threshold ?? 1);
+        var store = new ModelStore(Path.Combine(_stateDirectory, "store"), section.KeepVersions ?? 1);
+        var journal = new UpdateJournal(Path.Combine(_stateDirectory, "updates"));
+        var agent = new UpdateAgent(options, verifier, store, journal, new UpdateHost(this), p => UpdateCommands.Publish(ControlPlane, p), _log.CreateLogger("update"));
+        Updates = new UpdateCommands(this, agent).Handle;
+        _logger.LogInformation("over-the-air updates: {Keys} trusted keys, threshold {Threshold}, store {Store}", keys.Count, verifier.Threshold, store.Directory);
+        return agent;
+    }
 
     /// <summary>The birth/death sequence number: one more than the last start's, kept in the state directory.</summary>
     private long NextBirthSequence()

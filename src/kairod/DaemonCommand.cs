@@ -73,7 +73,11 @@ internal static class DaemonCommand
         }
 
         var log = new ConsoleLog(ConsoleLog.ParseLevel(loaded.Profile.Log?.Level));
-        using var daemon = new Daemon(loaded, overrides, log);
+        using var daemon = new Daemon(loaded, overrides, log)
+        {
+            UpdatePausePoints = (Environment.GetEnvironmentVariable("KAIRO_UPDATE_PAUSE") ?? "")
+                .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal),
+        };
         return daemon.Run();
     }
 
@@ -98,6 +102,18 @@ internal static class DaemonCommand
             if (!File.Exists(file))
             {
                 problems.Add($"$.models[{i}].path: '{model.Path}' does not exist (looked for {file})");
+            }
+        }
+
+        foreach (var (key, i) in (profile.Updates?.TrustedKeys ?? []).Select((k, i) => (k, i)))
+        {
+            try
+            {
+                Kairo.Updates.Signing.TrustedKey.Load(Path.GetFullPath(key, loaded.BaseDirectory));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or ArgumentException)
+            {
+                problems.Add($"$.updates.trustedKeys[{i}]: '{key}' is not a usable public key: {e.Message}");
             }
         }
 

@@ -9,11 +9,26 @@ using Microsoft.Extensions.Logging;
 namespace Kairo.Daemon;
 
 /// <summary>Turns checked profile sections into the runtime's models, loops, sources and sinks.</summary>
-internal sealed class LoopFactory(LoadedProfile loaded, string stateDirectory, ILoggerFactory logs, Kairo.Control.Plane.ControlPlane? controlPlane = null)
+internal sealed class LoopFactory(
+    LoadedProfile loaded,
+    string stateDirectory,
+    ILoggerFactory logs,
+    Kairo.Control.Plane.ControlPlane? controlPlane = null,
+    Kairo.Updates.Device.UpdateAgent? updates = null)
 {
     private readonly Profile _profile = loaded.Profile;
 
+    /// <summary>The version of the model that runs: the one an update installed and committed, else the profile's.</summary>
     public ModelSource ModelSource(string modelName)
+    {
+        var source = ProfileModelSource(modelName);
+        return updates?.ActiveModel(modelName) is var (path, version)
+            ? source with { Path = path, Version = version.Version, Release = version.Release }
+            : source;
+    }
+
+    /// <summary>The model as the profile configures it, with its session options.</summary>
+    public ModelSource ProfileModelSource(string modelName)
     {
         var m = _profile.Models!.Single(x => x.Name == modelName);
         string path = Path.GetFullPath(m.Path!, loaded.BaseDirectory);

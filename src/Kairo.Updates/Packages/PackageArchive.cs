@@ -72,7 +72,9 @@ public static class PackageArchive
     /// that is not a regular file or directory, a name a manifest could not list, or a name given twice. The result
     /// is then verified like any package directory.
     /// </summary>
-    public static void Extract(string archivePath, string destination)
+    /// <param name="afterFirstFile">Runs once, right after the first regular file is written and closed: the model
+    /// store's crash tests stop there to leave a half-extracted package behind.</param>
+    public static void Extract(string archivePath, string destination, Action? afterFirstFile = null)
     {
         string root = Path.GetFullPath(destination);
         Directory.CreateDirectory(root);
@@ -126,8 +128,17 @@ public static class PackageArchive
                 }
 
                 Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-                using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None);
-                entry.DataStream?.CopyTo(file);
+                using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+                {
+                    entry.DataStream?.CopyTo(file);
+                }
+
+                if (afterFirstFile is not null)
+                {
+                    Action hook = afterFirstFile;
+                    afterFirstFile = null;
+                    hook();
+                }
             }
         }
         catch (Exception ex) when (ex is InvalidDataException or FormatException or EndOfStreamException or ArgumentException)

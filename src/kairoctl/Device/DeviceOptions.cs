@@ -7,13 +7,18 @@ namespace Kairo.Ctl.Device;
 
 /// <summary>
 /// The options that say which device to talk to and through which broker, shared by <c>status</c>, <c>cmd</c>,
-/// <c>watch</c> and <c>bench-mqtt</c>: <c>--broker</c>, <c>--device</c>, <c>--prefix</c>, TLS files, credentials and
-/// <c>--timeout</c>.
+/// <c>watch</c>, <c>bench-mqtt</c> and <c>deploy</c>: <c>--broker</c>, <c>--device</c>, <c>--prefix</c>, TLS files,
+/// credentials and <c>--timeout</c> (which <c>deploy</c> gives its own meaning).
 /// </summary>
 internal sealed class DeviceOptions
 {
     public const string DefaultBroker = "mqtt://127.0.0.1:1883";
     public const string DefaultPrefix = "kairo/{deviceId}";
+
+    /// <summary>The connection and reply timeout of a command that gives <c>--timeout</c> another meaning.</summary>
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly bool _timeout;
 
     public Option<string> Broker { get; } = new("--broker")
     {
@@ -46,11 +51,14 @@ internal sealed class DeviceOptions
     public Option<double> Timeout { get; } = new("--timeout")
     {
         Description = "Seconds to wait for the connection, and again for each reply.",
-        DefaultValueFactory = _ => 5,
+        DefaultValueFactory = _ => DefaultTimeout.TotalSeconds,
     };
 
-    public DeviceOptions()
+    /// <param name="timeout">False for a command whose own <c>--timeout</c> means something else (<c>deploy</c>); the
+    /// settings then carry <see cref="DefaultTimeout"/>.</param>
+    public DeviceOptions(bool timeout = true)
     {
+        _timeout = timeout;
         Device.Validators.Add(r =>
         {
             string id = r.GetValueOrDefault<string>() ?? "";
@@ -79,9 +87,14 @@ internal sealed class DeviceOptions
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Broker, Device, Prefix, CaFile, CertFile, KeyFile, Username, PasswordFile, Timeout })
+        foreach (var option in new Option[] { Broker, Device, Prefix, CaFile, CertFile, KeyFile, Username, PasswordFile })
         {
             command.Options.Add(option);
+        }
+
+        if (_timeout)
+        {
+            command.Options.Add(Timeout);
         }
     }
 
@@ -127,7 +140,7 @@ internal sealed class DeviceOptions
             tls && (caFile ?? certFile) != null ? new MqttTlsOptions { CaFile = caFile, CertFile = certFile, KeyFile = keyFile } : null,
             username,
             passwordFile,
-            TimeSpan.FromSeconds(parse.GetValue(Timeout)));
+            _timeout ? TimeSpan.FromSeconds(parse.GetValue(Timeout)) : DefaultTimeout);
     }
 
     /// <summary>A file an option names must exist; one holding a secret must not be readable by every user.</summary>

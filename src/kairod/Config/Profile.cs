@@ -25,6 +25,8 @@ public sealed class Profile
 
     public GpioSection? Gpio { get; set; }
 
+    public UpdatesSection? Updates { get; set; }
+
     public List<ModelSection>? Models { get; set; }
 
     public List<LoopSection>? Loops { get; set; }
@@ -114,6 +116,48 @@ public sealed class StatusLineSection
     public int? Line { get; set; }
 
     public bool? ActiveLow { get; set; }
+}
+
+/// <summary>Over-the-air updates: who may sign packages, and how a new model proves itself before it is committed.</summary>
+public sealed class UpdatesSection
+{
+    /// <summary>Public keys (PEM files, relative to the profile) whose signatures count; none: updates are off.</summary>
+    public List<string>? TrustedKeys { get; set; }
+
+    /// <summary>How many distinct trusted keys must have signed a package (k of n); default 1.</summary>
+    public int? Threshold { get; set; }
+
+    /// <summary>Versions kept per model besides the active one and the rollback target; default 1.</summary>
+    public int? KeepVersions { get; set; }
+
+    /// <summary>How long a new model runs before it is committed; default 10 s.</summary>
+    public double? HealthWindowSeconds { get; set; }
+
+    /// <summary>The share of ticks in the health window that may miss their deadline; default 0.01.</summary>
+    public double? MaxMissRatio { get; set; }
+
+    public DownloadSection? Download { get; set; }
+}
+
+public sealed class DownloadSection
+{
+    /// <summary>Attempts, each resuming where the last stopped; default 5.</summary>
+    public int? Attempts { get; set; }
+
+    /// <summary>An attempt slower than this over a whole throughput window is abandoned; default 1024.</summary>
+    public long? MinBytesPerSecond { get; set; }
+
+    /// <summary>Default 30 s.</summary>
+    public double? ThroughputWindowSeconds { get; set; }
+
+    /// <summary>Connect and response head; default 15 s.</summary>
+    public double? ConnectTimeoutSeconds { get; set; }
+
+    /// <summary>Free space to leave on the state directory's file system; default 16 MiB.</summary>
+    public long? ReserveMegabytes { get; set; }
+
+    /// <summary>A PEM file of CA certificates for https:// package servers instead of the system's.</summary>
+    public string? CaFile { get; set; }
 }
 
 public sealed class LogSection

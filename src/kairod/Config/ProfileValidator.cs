@@ -35,6 +35,7 @@ public static partial class ProfileValidator
 
         ValidateMqtt(profile.Mqtt, Error);
         ValidateGpio(profile.Gpio, Error);
+        ValidateUpdates(profile.Updates, Error);
 
         var models = profile.Models ?? [];
         var modelNames = new HashSet<string>(StringComparer.Ordinal);
@@ -344,6 +345,63 @@ public static partial class ProfileValidator
         if (mqtt.Tls != null && mqtt.Tls.CertFile is null != mqtt.Tls.KeyFile is null)
         {
             error("$.mqtt.tls", "certFile and keyFile go together: give both for a client certificate, or neither");
+        }
+    }
+
+    private static void ValidateUpdates(UpdatesSection? updates, Action<string, string> error)
+    {
+        if (updates == null)
+        {
+            return;
+        }
+
+        var keys = updates.TrustedKeys ?? [];
+        for (int i = 0; i < keys.Count; i++)
+        {
+            if (string.IsNullOrEmpty(keys[i]))
+            {
+                error($"$.updates.trustedKeys[{i}]", "empty; give a public key file (PEM, from kairoctl keygen), relative to the profile");
+            }
+        }
+
+        if (updates.Threshold is int threshold && (threshold < 1 || (keys.Count > 0 && threshold > keys.Count)))
+        {
+            error("$.updates.threshold", $"{threshold} is out of range; expected 1 to the {keys.Count} trusted keys");
+        }
+
+        Range(updates.KeepVersions, 0, 100, "$.updates.keepVersions", "older versions kept besides the active one and the rollback target", error);
+        if (updates.HealthWindowSeconds is < 0.1 or > 3600)
+        {
+            error("$.updates.healthWindowSeconds", $"{Num(updates.HealthWindowSeconds.Value)} is out of range; expected 0.1 to 3600 seconds");
+        }
+
+        if (updates.MaxMissRatio is < 0 or > 1)
+        {
+            error("$.updates.maxMissRatio", $"{Num(updates.MaxMissRatio.Value)} is out of range; expected 0 (no miss allowed) to 1");
+        }
+
+        if (updates.Download is { } download)
+        {
+            Range(download.Attempts, 1, 100, "$.updates.download.attempts", "attempts", error);
+            if (download.MinBytesPerSecond is < 0)
+            {
+                error("$.updates.download.minBytesPerSecond", $"{download.MinBytesPerSecond} is negative; expected 0 (no minimum) or more bytes per second");
+            }
+
+            if (download.ThroughputWindowSeconds is < 1 or > 3600)
+            {
+                error("$.updates.download.throughputWindowSeconds", $"{Num(download.ThroughputWindowSeconds.Value)} is out of range; expected 1 to 3600 seconds");
+            }
+
+            if (download.ConnectTimeoutSeconds is < 1 or > 600)
+            {
+                error("$.updates.download.connectTimeoutSeconds", $"{Num(download.ConnectTimeoutSeconds.Value)} is out of range; expected 1 to 600 seconds");
+            }
+
+            if (download.ReserveMegabytes is < 0)
+            {
+                error("$.updates.download.reserveMegabytes", $"{download.ReserveMegabytes} is negative; expected 0 or more MiB");
+            }
         }
     }
 
