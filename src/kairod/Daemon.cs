@@ -145,9 +145,9 @@ internal sealed class Daemon : IDisposable
             Hardware = new HardwareHost(gpio, _log.CreateLogger("gpio"));
         }
 
-        ControlPlane = CreateControlPlane();
-        UpdateAgent = CreateUpdateAgent();
+        UpdateAgent = CreateUpdateAgent(); // before the control plane, whose birth lists the ota commands
         UpdateAgent?.Recover(); // before any loop loads a model: an interrupted commit decides which version that is
+        ControlPlane = CreateControlPlane();
         var factory = _factory = new LoopFactory(_loaded, _stateDirectory, _log, ControlPlane, UpdateAgent);
         var sections = profile.Loops ?? [];
         for (int i = 0; i < sections.Count; i++)

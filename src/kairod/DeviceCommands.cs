@@ -31,8 +31,18 @@ internal sealed class DeviceCommands(Daemon daemon, ConsoleLog log)
         dispatcher.Register("metrics.get", MetricsGet);
         dispatcher.Register("log.level", LogLevel);
         dispatcher.Register("gpio.simulate", GpioSimulate);
-        dispatcher.RegisterFamily("ota.", request => daemon.Updates?.Invoke(request)
-            ?? CommandReply.Error(ErrorCodes.Unavailable, $"{request.Name}: over-the-air updates are not configured on this device"));
+        if (daemon.Updates is { } updates)
+        {
+            foreach (string name in (string[])["ota.start", "ota.status", "ota.cancel", "ota.rollback"])
+            {
+                dispatcher.Register(name, updates);
+            }
+        }
+        else
+        {
+            dispatcher.RegisterFamily("ota.", request => CommandReply.Error(ErrorCodes.Unavailable,
+                $"{request.Name}: over-the-air updates are off on this device: its profile trusts no key ($.updates.trustedKeys)"));
+        }
     }
 
     public JsonObject Status()

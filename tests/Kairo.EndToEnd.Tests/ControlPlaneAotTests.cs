@@ -406,7 +406,8 @@ internal sealed class AotDevice : IDisposable
 
     public DaemonProcess Daemon { get; }
 
-    public static AotDevice Start(BrokerEndpoint broker, string id, double rateHz = 100, int? priority = null, string? stateDir = null)
+    /// <param name="updates">The profile's <c>updates</c> section as JSON (key paths absolute), or null: updates off.</param>
+    public static AotDevice Start(BrokerEndpoint broker, string id, double rateHz = 100, int? priority = null, string? stateDir = null, string? updates = null)
     {
         string directory = Directory.CreateTempSubdirectory("kairo-cp-").FullName;
         string? owned = stateDir == null ? Path.Combine(directory, "state") : null;
@@ -417,7 +418,7 @@ internal sealed class AotDevice : IDisposable
               "board": "e2e-bench",
               "log": { "metricsIntervalSeconds": 0 },
               "mqtt": { "telemetryIntervalSeconds": 0.25, "maxPayloadBytes": 1024 },
-              "gpio": { "chip": "simulated", "estop": { "line": 3, "activeLevel": "high", "debounceMs": 5 } },
+              "gpio": { "chip": "simulated", "estop": { "line": 3, "activeLevel": "high", "debounceMs": 5 } },{{(updates is null ? "" : $"\n  \"updates\": {updates},")}}
               "models": [
                 { "name": "add1", "path": "{{models}}/scale_add_v1.onnx", "version": 1 },
                 { "name": "add2", "path": "{{models}}/scale_add_v2.onnx", "version": 2 }

@@ -29,9 +29,13 @@ internal sealed partial class DaemonProcess : IDisposable
 
     public static DaemonProcess Start(params string[] arguments) => Start(new Dictionary<string, string>(), arguments);
 
-    public static DaemonProcess Start(IReadOnlyDictionary<string, string> environment, params string[] arguments)
+    public static DaemonProcess Start(IReadOnlyDictionary<string, string> environment, params string[] arguments) =>
+        StartProgram("kairod", environment, arguments);
+
+    /// <summary>Another long-running program of the bundle, e.g. <c>kairoctl serve</c>.</summary>
+    public static DaemonProcess StartProgram(string program, IReadOnlyDictionary<string, string> environment, params string[] arguments)
     {
-        var info = new ProcessStartInfo(Bundle.PathOf("kairod"))
+        var info = new ProcessStartInfo(Bundle.PathOf(program))
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
