@@ -5,7 +5,7 @@ namespace Kairo.Daemon.Tests;
 /// <summary>docs/profile.schema.json agrees with the profiles shipped and with what kairod accepts.</summary>
 public sealed class ProfileSchemaTests
 {
-    private static readonly string Root = FindRoot();
+    internal static readonly string Root = FindRoot();
 
     private const string Checker = """
         import json, sys, jsonschema

@@ -1,5 +1,6 @@
 using System.Text;
 using Kairo.Daemon.Config;
+using Kairo.Updates.Signing;
 
 namespace Kairo.Daemon.Tests;
 
@@ -58,6 +59,118 @@ public sealed class ProfileTests
     {
         var errors = Errors(ValidLoop.Replace(find, replace));
         Assert.Contains(expected, errors);
+    }
+
+    private static string WithUpdates(string updates) => ValidLoop.Replace("{ \"models\"", $"{{ \"updates\": {updates}, \"models\"");
+
+    [Fact]
+    public void AnUpdatesSectionParses()
+    {
+        var updates = Parse(WithUpdates("""
+            { "trustedKeys": ["keys/a.pub", "keys/b.pub"], "threshold": 2, "keepVersions": 0, "healthWindowSeconds": 0.1, "maxMissRatio": 0,
+              "download": { "attempts": 100, "minBytesPerSecond": 0, "throughputWindowSeconds": 3600, "connectTimeoutSeconds": 600, "reserveMegabytes": 0, "caFile": "ca.pem" } }
+            """)).Profile.Updates!;
+        Assert.Equal(["keys/a.pub", "keys/b.pub"], updates.TrustedKeys);
+        Assert.Equal(2, updates.Threshold);
+        Assert.Equal(0.1, updates.HealthWindowSeconds);
+        Assert.Equal(100, updates.Download!.Attempts);
+        Assert.Equal("ca.pem", updates.Download.CaFile);
+
+        // Without keys updates are off, and a threshold alone is no error.
+        Assert.Null(Parse(WithUpdates("""{ "threshold": 1 }""")).Profile.Updates!.TrustedKeys);
+    }
+
+    [Theory]
+    [InlineData("""{ "trustedKeys": ["keys/a.pub", ""] }""", "$.updates.trustedKeys[1]: empty; give a public key file (PEM, from kairoctl keygen), relative to the profile")]
+    [InlineData("""{ "trustedKeys": ["keys/a.pub", "keys/b.pub"], "threshold": 3 }""", "$.updates.threshold: 3 is out of range; expected 1 to the 2 trusted keys")]
+    [InlineData("""{ "trustedKeys": ["keys/a.pub"], "threshold": 0 }""", "$.updates.threshold: 0 is out of range; expected 1 to the 1 trusted keys")]
+    [InlineData("""{ "keepVersions": 101 }""", "$.updates.keepVersions: 101 is out of range; expected 0 to 100 (older versions kept besides the active one and the rollback target)")]
+    [InlineData("""{ "keepVersions": -1 }""", "$.updates.keepVersions: -1 is out of range; expected 0 to 100 (older versions kept besides the active one and the rollback target)")]
+    [InlineData("""{ "healthWindowSeconds": 0.05 }""", "$.updates.healthWindowSeconds: 0.05 is out of range; expected 0.1 to 3600 seconds")]
+    [InlineData("""{ "healthWindowSeconds": 3601 }""", "$.updates.healthWindowSeconds: 3601 is out of range; expected 0.1 to 3600 seconds")]
+    [InlineData("""{ "maxMissRatio": 1.5 }""", "$.updates.maxMissRatio: 1.5 is out of range; expected 0 (no miss allowed) to 1")]
+    [InlineData("""{ "maxMissRatio": -0.1 }""", "$.updates.maxMissRatio: -0.1 is out of range; expected 0 (no miss allowed) to 1")]
+    [InlineData("""{ "download": { "attempts": 0 } }""", "$.updates.download.attempts: 0 is out of range; expected 1 to 100 (attempts)")]
+    [InlineData("""{ "download": { "attempts": 101 } }""", "$.updates.download.attempts: 101 is out of range; expected 1 to 100 (attempts)")]
+    [InlineData("""{ "download": { "minBytesPerSecond": -1 } }""", "$.updates.download.minBytesPerSecond: -1 is negative; expected 0 (no minimum) or more bytes per second")]
+    [InlineData("""{ "download": { "throughputWindowSeconds": 0.5 } }""", "$.updates.download.throughputWindowSeconds: 0.5 is out of range; expected 1 to 3600 seconds")]
+    [InlineData("""{ "download": { "connectTimeoutSeconds": 601 } }""", "$.updates.download.connectTimeoutSeconds: 601 is out of range; expected 1 to 600 seconds")]
+    [InlineData("""{ "download": { "reserveMegabytes": -1 } }""", "$.updates.download.reserveMegabytes: -1 is negative; expected 0 or more MiB")]
+    public void UpdatesErrorsNameThePathValueAndRange(string updates, string expected)
+    {
+        Assert.Equal([expected], Errors(WithUpdates(updates)));
+    }
+
+    [Fact]
+    public void UpdatesSyntaxAndTypeErrorsNameThePath()
+    {
+        var unknown = Assert.Single(Errors(WithUpdates("""{ "trustedKey": ["keys/a.pub"] }""")));
+        Assert.StartsWith("$.updates.trustedKey", unknown);
+        Assert.Contains("unknown property 'trustedKey'", unknown);
+
+        var unknownDownload = Assert.Single(Errors(WithUpdates("""{ "download": { "retries": 3 } }""")));
+        Assert.StartsWith("$.updates.download.retries", unknownDownload);
+        Assert.Contains("unknown property 'retries'", unknownDownload);
+
+        var wrongType = Assert.Single(Errors(WithUpdates("""{ "threshold": "two" }""")));
+        Assert.StartsWith("$.updates.threshold", wrongType);
+        Assert.Contains("expected an integer", wrongType);
+
+        var notAList = Assert.Single(Errors(WithUpdates("""{ "trustedKeys": "keys/a.pub" }""")));
+        Assert.StartsWith("$.updates.trustedKeys", notAList);
+        Assert.Contains("expected an array", notAList);
+    }
+
+    [Fact]
+    public void EveryUpdatesProblemIsReportedAtOnce()
+    {
+        var errors = Errors(WithUpdates("""
+            { "trustedKeys": ["k.pub"], "threshold": 2, "keepVersions": 500, "healthWindowSeconds": 0, "maxMissRatio": 2,
+              "download": { "attempts": 0, "minBytesPerSecond": -5, "throughputWindowSeconds": 0, "connectTimeoutSeconds": 0, "reserveMegabytes": -1 } }
+            """));
+        string[] paths =
+        [
+            "$.updates.threshold", "$.updates.keepVersions", "$.updates.healthWindowSeconds", "$.updates.maxMissRatio",
+            "$.updates.download.attempts", "$.updates.download.minBytesPerSecond", "$.updates.download.throughputWindowSeconds",
+            "$.updates.download.connectTimeoutSeconds", "$.updates.download.reserveMegabytes",
+        ];
+        Assert.Equal(paths, errors.Select(e => e[..e.IndexOf(':')]));
+    }
+
+    [Fact]
+    public void EveryBoardProfileTrustsKeysThatLoadAndReachItsThreshold()
+    {
+        foreach (string file in Directory.GetFiles(Path.Combine(ProfileSchemaTests.Root, "firmware-config"), "*.json"))
+        {
+            var loaded = ProfileLoader.LoadFile(file);
+            var keys = loaded.Profile.Updates?.TrustedKeys;
+            Assert.True(keys is { Count: > 0 }, $"{file}: no updates.trustedKeys");
+
+            // Distinct keys: the device counts a key listed twice once, and refuses to start below its threshold.
+            var ids = keys.Select(k => TrustedKey.Load(Path.GetFullPath(k, loaded.BaseDirectory)).KeyId).ToHashSet();
+            Assert.True(ids.Count == keys.Count, $"{file}: a trusted key is listed twice");
+            Assert.InRange(loaded.Profile.Updates!.Threshold ?? 1, 1, ids.Count);
+        }
+    }
+
+    [Fact]
+    public void TheBoardProfilesTrustNoKeyWhosePrivateHalfIsShipped()
+    {
+        foreach (string file in Directory.GetFiles(Path.Combine(ProfileSchemaTests.Root, "firmware-config"), "*.json"))
+        {
+            if (Path.GetFileName(file) == "demo.json")
+            {
+                continue; // the demo signs its own update with a key that is public on purpose
+            }
+
+            var loaded = ProfileLoader.LoadFile(file);
+            foreach (string key in loaded.Profile.Updates?.TrustedKeys ?? [])
+            {
+                string path = Path.GetFullPath(key, loaded.BaseDirectory);
+                Assert.False(File.Exists(Path.ChangeExtension(path, ".key")), $"{file} trusts {key}, whose private key is shipped beside it");
+                Assert.DoesNotContain("PRIVATE KEY", File.ReadAllText(path));
+            }
+        }
     }
 
     [Fact]
