@@ -302,17 +302,11 @@ internal sealed class Daemon : IDisposable
             return null;
         }
 
-        var keys = new List<TrustedKey>();
-        for (int i = 0; i < keyFiles.Count; i++)
+        var problems = new List<string>();
+        var keys = UpdateSettings.LoadTrustedKeys(_loaded, problems);
+        if (problems.Count > 0)
         {
-            try
-            {
-                keys.Add(TrustedKey.Load(Resolve(keyFiles[i])));
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or ArgumentException)
-            {
-                throw new ProfileException(_loaded.Source, [$"$.updates.trustedKeys[{i}]: {keyFiles[i]} is not a usable public key: {e.Message}"]);
-            }
+            throw new ProfileException(_loaded.Source, problems);
         }
 
         var download = section!.Download;

@@ -105,17 +105,7 @@ internal static class DaemonCommand
             }
         }
 
-        foreach (var (key, i) in (profile.Updates?.TrustedKeys ?? []).Select((k, i) => (k, i)))
-        {
-            try
-            {
-                Kairo.Updates.Signing.TrustedKey.Load(Path.GetFullPath(key, loaded.BaseDirectory));
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or ArgumentException)
-            {
-                problems.Add($"$.updates.trustedKeys[{i}]: '{key}' is not a usable public key: {e.Message}");
-            }
-        }
+        Updates.UpdateSettings.LoadTrustedKeys(loaded, problems);
 
         if (problems.Count == 0)
         {

@@ -95,7 +95,8 @@ public sealed class ProfileTests
     [InlineData("""{ "download": { "minBytesPerSecond": -1 } }""", "$.updates.download.minBytesPerSecond: -1 is negative; expected 0 (no minimum) or more bytes per second")]
     [InlineData("""{ "download": { "throughputWindowSeconds": 0.5 } }""", "$.updates.download.throughputWindowSeconds: 0.5 is out of range; expected 1 to 3600 seconds")]
     [InlineData("""{ "download": { "connectTimeoutSeconds": 601 } }""", "$.updates.download.connectTimeoutSeconds: 601 is out of range; expected 1 to 600 seconds")]
-    [InlineData("""{ "download": { "reserveMegabytes": -1 } }""", "$.updates.download.reserveMegabytes: -1 is negative; expected 0 or more MiB")]
+    [InlineData("""{ "download": { "reserveMegabytes": -1 } }""", "$.updates.download.reserveMegabytes: -1 is out of range; expected 0 to 1048576 MiB (1 TiB)")]
+    [InlineData("""{ "download": { "reserveMegabytes": 1048577 } }""", "$.updates.download.reserveMegabytes: 1048577 is out of range; expected 0 to 1048576 MiB (1 TiB)")]
     public void UpdatesErrorsNameThePathValueAndRange(string updates, string expected)
     {
         Assert.Equal([expected], Errors(WithUpdates(updates)));

@@ -366,7 +366,9 @@ public static partial class ProfileValidator
 
         if (updates.Threshold is int threshold && (threshold < 1 || (keys.Count > 0 && threshold > keys.Count)))
         {
-            error("$.updates.threshold", $"{threshold} is out of range; expected 1 to the {keys.Count} trusted keys");
+            error("$.updates.threshold", keys.Count > 0
+                ? $"{threshold} is out of range; expected 1 to the {keys.Count} trusted keys"
+                : $"{threshold} is out of range; expected 1 or more, and no more than the trusted keys listed");
         }
 
         Range(updates.KeepVersions, 0, 100, "$.updates.keepVersions", "older versions kept besides the active one and the rollback target", error);
@@ -398,9 +400,9 @@ public static partial class ProfileValidator
                 error("$.updates.download.connectTimeoutSeconds", $"{Num(download.ConnectTimeoutSeconds.Value)} is out of range; expected 1 to 600 seconds");
             }
 
-            if (download.ReserveMegabytes is < 0)
+            if (download.ReserveMegabytes is < 0 or > 1 << 20)
             {
-                error("$.updates.download.reserveMegabytes", $"{download.ReserveMegabytes} is negative; expected 0 or more MiB");
+                error("$.updates.download.reserveMegabytes", $"{download.ReserveMegabytes} is out of range; expected 0 to 1048576 MiB (1 TiB)");
             }
         }
     }
