@@ -103,14 +103,14 @@ public sealed partial class PackageDownloader
         using var download = new Download(this, url, Path.GetFullPath(partPath), authorize, progress);
         download.Resume();
 
-        TimeSpan delay = _options.RetryDelay;
+        TimeSpan delay = _options.RetryDelay < MaxRetryDelay ? _options.RetryDelay : MaxRetryDelay;
         Interruption? last = null;
         for (int attempt = 1; attempt <= _options.Attempts; attempt++)
         {
             if (last is { RetryAtOnce: false })
             {
                 await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-                delay = delay * 2 > MaxRetryDelay ? MaxRetryDelay : delay * 2;
+                delay = delay > MaxRetryDelay / 2 ? MaxRetryDelay : delay * 2;
             }
 
             cancellationToken.ThrowIfCancellationRequested();

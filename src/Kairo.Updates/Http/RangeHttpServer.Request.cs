@@ -68,7 +68,7 @@ public sealed partial class RangeHttpServer
             }
         }
 
-        await CloseGracefullyAsync(client).ConfigureAwait(false);
+        await CloseGracefullyAsync(client, network).ConfigureAwait(false);
     }
 
     /// <summary>The request head up to its blank line, as Latin-1 text; null when it outgrows <see cref="MaxHeadBytes"/>.</summary>
@@ -293,7 +293,7 @@ public sealed partial class RangeHttpServer
     /// Ends the send side first and reads what the client still sends for a moment: closing a socket with unread
     /// input resets it, and a reset can destroy the end of a response the client has not read yet.
     /// </summary>
-    private static async Task CloseGracefullyAsync(TcpClient client)
+    private static async Task CloseGracefullyAsync(TcpClient client, NetworkStream network)
     {
         try
         {
@@ -302,7 +302,7 @@ public sealed partial class RangeHttpServer
             byte[] drain = new byte[4096];
             for (int total = 0; total < 64 << 10;)
             {
-                int read = await client.GetStream().ReadAsync(drain, linger.Token).ConfigureAwait(false);
+                int read = await network.ReadAsync(drain, linger.Token).ConfigureAwait(false);
                 if (read == 0)
                 {
                     break;
@@ -311,8 +311,9 @@ public sealed partial class RangeHttpServer
                 total += read;
             }
         }
-        catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
         {
+            // The client is gone (a reset mid-body included): nothing is left to drain.
         }
     }
 
