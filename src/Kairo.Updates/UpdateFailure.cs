@@ -64,7 +64,7 @@ public enum UpdateFailure
     /// <summary><c>download_failed</c>: the package could not be fetched (HTTP error, refused or lost connection) in the attempts allowed.</summary>
     DownloadFailed = 60,
 
-    /// <summary><c>download_stalled</c>: the transfer stayed under the minimum throughput for a whole window, in every attempt.</summary>
+    /// <summary><c>download_stalled</c>: the last of the attempts allowed ended because the transfer stayed under the minimum throughput for a whole window.</summary>
     DownloadStalled = 61,
 
     /// <summary><c>no_space</c>: the state directory's file system lacks room for the package and its staged copy.</summary>

@@ -21,14 +21,20 @@ internal sealed class LoopFactory(
     /// <summary>The version of the model that runs: the one an update installed and committed, else the profile's.</summary>
     public ModelSource ModelSource(string modelName)
     {
-        var source = ProfileModelSource(modelName);
         return updates?.ActiveModel(modelName) is var (path, version)
-            ? source with { Path = path, Version = version.Version, Release = version.Release }
-            : source;
+            ? StoredModelSource(modelName, path, version.Version, version.Release)
+            : ProfileModelSource(modelName);
+    }
+
+    /// <summary>A version from the model store, loaded with the profile's settings for the model.</summary>
+    public ModelSource StoredModelSource(string modelName, string path, long version, string release)
+    {
+        return ProfileModelSource(modelName, version) with { Path = path, Version = version, Release = release };
     }
 
     /// <summary>The model as the profile configures it, with its session options.</summary>
-    public ModelSource ProfileModelSource(string modelName)
+    /// <param name="cacheVersion">The version whose optimized model cache file the options name; the profile's by default.</param>
+    public ModelSource ProfileModelSource(string modelName, long? cacheVersion = null)
     {
         var m = _profile.Models!.Single(x => x.Name == modelName);
         string path = Path.GetFullPath(m.Path!, loaded.BaseDirectory);
@@ -45,7 +51,7 @@ internal sealed class LoopFactory(
                 _ => GraphOptimizationLevel.All,
             },
             AllowSpinning = m.AllowSpinning,
-            OptimizedModelPath = m.OptimizedModelCache == true ? Path.Combine(stateDirectory, "cache", $"{m.Name}-v{m.Version ?? 0}.optimized.onnx") : null,
+            OptimizedModelPath = m.OptimizedModelCache == true ? CachePath(m.Name!, cacheVersion ?? m.Version ?? 0) : null,
             ExecutionProviders = (m.Providers ?? []).Select(p => new ExecutionProvider(p.Name!, p.Options, p.Required ?? false)).ToList(),
             LogId = m.Name,
         };
@@ -56,6 +62,9 @@ internal sealed class LoopFactory(
 
         return new ModelSource(m.Name!, path, null, options, m.Version ?? 0, m.Release ?? "");
     }
+
+    /// <summary>Where ONNX Runtime writes a version's optimized model: one file per version, so versions never share one.</summary>
+    private string CachePath(string model, long version) => Path.Combine(stateDirectory, "cache", $"{model}-v{version}.optimized.onnx");
 
     public static LoopOptions LoopOptions(LoopSection l) => new()
     {

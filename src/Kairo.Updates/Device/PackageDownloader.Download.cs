@@ -117,10 +117,10 @@ public sealed partial class PackageDownloader
         public UpdateException GaveUp(Interruption last)
         {
             string kept = string.Create(CultureInfo.InvariantCulture,
-                $"{_part.Length} bytes are kept in {_part.Path} and the next download resumes from there");
+                $"{_part.Length} bytes had arrived");
             return last.Stalled
                 ? new UpdateException(UpdateFailure.DownloadStalled, string.Create(CultureInfo.InvariantCulture,
-                    $"{url}: the transfer moved fewer than {_options.MinBytesPerSecond} bytes/s over a whole {_options.ThroughputWindow.TotalSeconds:0.###} s window in each of {_options.Attempts} attempts; {kept}. Check the device's network, or for a slow link lower DownloadOptions.MinBytesPerSecond or widen ThroughputWindow"))
+                    $"{url}: the transfer moved fewer than {_options.MinBytesPerSecond} bytes/s over a whole {_options.ThroughputWindow.TotalSeconds:0.###} s window in the last of {_options.Attempts} attempts; {kept}. Check the device's network, or for a slow link lower DownloadOptions.MinBytesPerSecond or widen ThroughputWindow"))
                 : new UpdateException(UpdateFailure.DownloadFailed, string.Create(CultureInfo.InvariantCulture,
                     $"{url}: the download failed in each of {_options.Attempts} attempts, the last with {last.Reason}; {kept}. Check that the server is up and reachable from the device"));
         }

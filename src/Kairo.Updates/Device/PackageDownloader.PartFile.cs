@@ -175,7 +175,7 @@ public sealed partial class PackageDownloader
 
         private UpdateException Failed(string action, Exception ex) =>
             IsDiskFull(ex)
-                ? new UpdateException(UpdateFailure.NoSpace, $"{path}: the file system is full; free space on it and the download resumes from the {Length} bytes already in", ex)
+                ? new UpdateException(UpdateFailure.NoSpace, $"{path}: the file system is full after {Length} bytes; free space on it and start the update again", ex)
                 : new UpdateException(UpdateFailure.DownloadFailed, $"{path}: cannot {action} the part file: {ex.Message}; check the state directory's permissions and disk", ex);
 
         // On Unix an IOException's HResult is the errno (ENOSPC 28, EDQUOT 122); on Windows the usual HRESULTs.

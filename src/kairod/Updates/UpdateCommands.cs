@@ -17,7 +17,7 @@ internal sealed class UpdateCommands(Daemon daemon, UpdateAgent agent)
         _ => CommandReply.Error(ErrorCodes.UnknownCommand, $"'{request.Name}' is not an update command; expected ota.start, ota.status, ota.cancel or ota.rollback"),
     };
 
-    /// <summary>Publishes one progress report on <c>ota/{jobId}</c> (QoS 1), and an event when the update starts or ends.</summary>
+    /// <summary>Publishes one progress report on <c>ota/{jobId}</c> (QoS 1), and an event when the update ends.</summary>
     public static void Publish(ControlPlane? plane, UpdateProgress progress)
     {
         if (plane is null)

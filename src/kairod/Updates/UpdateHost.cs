@@ -24,7 +24,7 @@ internal sealed class UpdateHost(Daemon daemon) : IUpdateHost
     public SessionOptions SessionOptions(string model) => daemon.Factory.ProfileModelSource(model).Options;
 
     public ModelSource Source(string model, string path, long version, string release) =>
-        daemon.Factory.ProfileModelSource(model) with { Path = path, Version = version, Release = release };
+        daemon.Factory.StoredModelSource(model, path, version, release);
 
     public ModelSource ProfileSource(string model) => daemon.Factory.ProfileModelSource(model);
 
