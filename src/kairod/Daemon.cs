@@ -193,6 +193,18 @@ internal sealed class Daemon : IDisposable
             _logger.LogWarning("the profile has no loops: nothing runs until one is configured");
         }
 
+        if (UpdateAgent?.Recovered is { } recovered && ControlPlane is { } plane)
+        {
+            // The end of an update settled at start reaches ota/{jobId} and events once the broker is there.
+            void Announce(object? sender, Control.Mqtt.MqttConnectedEventArgs e)
+            {
+                plane.Client.Connected -= Announce;
+                UpdateCommands.Publish(plane, recovered);
+            }
+
+            plane.Client.Connected += Announce;
+        }
+
         ControlPlane?.Start();
         UpdateAgent?.ResumeInterrupted();
         Hardware?.SetStatus(true);

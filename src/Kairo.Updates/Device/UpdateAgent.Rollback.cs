@@ -13,7 +13,8 @@ public sealed partial class UpdateAgent
     /// installed stays, so the rolled-back version is not installed again: a fix ships as a newer version.
     /// </summary>
     /// <returns>What changed, in one line.</returns>
-    /// <exception cref="InvalidOperationException">Nothing to roll back to, or an update runs.</exception>
+    /// <exception cref="InvalidOperationException">Nothing to roll back to, or no loop runs the model.</exception>
+    /// <exception cref="UpdateBusyException">An update (or another rollback) runs.</exception>
     public string RollBack(string model)
     {
         lock (_gate)

@@ -83,13 +83,13 @@ public sealed partial class UpdateAgent
     }
 
     /// <summary>Writes the step to the journal, reports it, then honours a crash-test pause there.</summary>
-    private void Enter(Job job, UpdateStep step, string message, CancellationToken token)
+    private void Enter(Job job, UpdateStep step, string message)
     {
         job.Record = job.Record with { Step = step, Updated = DateTimeOffset.UtcNow };
         _journal.Write(job.Record);
         _logger.LogInformation("update {Job}: {Step}: {Message}", job.Record.JobId, step.ToName(), message);
         Report(job.Record, message);
-        PauseAt(job, step.ToName(), token);
+        PauseAt(job, step.ToName(), job.Stop.Token); // even where the step's own work cannot be cancelled, a stop ends the pause
     }
 
     private void PauseAt(Job job, string point, CancellationToken token)
@@ -107,7 +107,7 @@ public sealed partial class UpdateAgent
 
     private void Download(Job job, CancellationToken token)
     {
-        Enter(job, UpdateStep.Download, $"fetching {job.Record.Url}", token);
+        Enter(job, UpdateStep.Download, $"fetching {job.Record.Url}");
         var reporter = new DownloadReporter(this, job, token);
         job.Manifest = _downloader.DownloadAsync(new Uri(job.Record.Url), _journal.PartPath(job.Record.JobId), (manifest, signatures) => Authorize(job, manifest, signatures), reporter, token)
             .GetAwaiter().GetResult();
@@ -157,7 +157,7 @@ public sealed partial class UpdateAgent
 
     private void Verify(Job job, CancellationToken token)
     {
-        Enter(job, UpdateStep.Verify, "checking every file against the signed manifest", token);
+        Enter(job, UpdateStep.Verify, "checking every file against the signed manifest");
         string scratch = ScratchPath(job.Record.JobId);
         DeleteScratch(job.Record.JobId);
         PackageArchive.Extract(_journal.PartPath(job.Record.JobId), scratch);
@@ -179,7 +179,7 @@ public sealed partial class UpdateAgent
 
     private void Stage(Job job, CancellationToken token)
     {
-        Enter(job, UpdateStep.Stage, "writing the package into the model store", token);
+        Enter(job, UpdateStep.Stage, "writing the package into the model store");
         string digest = _store.Stage(_journal.PartPath(job.Record.JobId), () => PauseAt(job, "stage.write", token), token);
         if (digest != job.ManifestDigest)
         {
@@ -194,7 +194,7 @@ public sealed partial class UpdateAgent
     private void Validate(Job job, CancellationToken token)
     {
         PackageManifest manifest = job.Manifest!;
-        Enter(job, UpdateStep.Validate, "running the golden vectors and loading the model for its loops", token);
+        Enter(job, UpdateStep.Validate, "running the golden vectors and loading the model for its loops");
         string directory = _store.PathOf(job.Record.Digest!);
         var gate = new GoldenGate(_host.SessionOptions(manifest.Model));
         GoldenResult result = gate.Run(directory, manifest, token);
@@ -219,7 +219,7 @@ public sealed partial class UpdateAgent
 
     private void Activate(Job job)
     {
-        Enter(job, UpdateStep.Activate, $"swapping {job.Record.Model} v{job.Record.Version} in between two ticks", CancellationToken.None);
+        Enter(job, UpdateStep.Activate, $"swapping {job.Record.Model} v{job.Record.Version} in between two ticks");
         while (job.Prepared.Count > 0)
         {
             var (loop, next) = job.Prepared[0];
@@ -234,7 +234,7 @@ public sealed partial class UpdateAgent
     private void Health(Job job, CancellationToken token)
     {
         TimeSpan window = _options.HealthWindow;
-        Enter(job, UpdateStep.Health, string.Create(CultureInfo.InvariantCulture, $"health window of {window.TotalSeconds:0.#} s"), token);
+        Enter(job, UpdateStep.Health, string.Create(CultureInfo.InvariantCulture, $"health window of {window.TotalSeconds:0.#} s"));
         var before = job.Swapped.Select(s => Sample(s.Loop)).ToList();
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < window)
@@ -296,7 +296,7 @@ public sealed partial class UpdateAgent
 
     private void Commit(Job job)
     {
-        Enter(job, UpdateStep.Commit, "recording the new version as active", CancellationToken.None);
+        Enter(job, UpdateStep.Commit, "recording the new version as active");
         _store.Commit(job.Record.Model!, new InstalledVersion(job.Record.Version!.Value, job.Record.Release ?? "", job.Record.Digest!));
         foreach (var (_, previous) in job.Swapped)
         {
@@ -314,18 +314,24 @@ public sealed partial class UpdateAgent
         if (job.Record.Digest is { } digest)
         {
             // A refused or rolled-back package leaves the store before the end is reported.
-            _store.Release(digest);
-            try
-            {
-                _store.Cleanup();
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
-            {
-                _logger.LogWarning("update {Job}: the store keeps package {Digest} for now: {Message}", job.Record.JobId, digest, e.Message);
-            }
+            Discard(job.Record.JobId, digest);
         }
 
         Finish(job.Record, live ? UpdateStep.RolledBack : UpdateStep.Failed, failure, message);
+    }
+
+    /// <summary>Unpins a package this update staged and will not commit, and removes it with the store's other leftovers.</summary>
+    private void Discard(string jobId, string digest)
+    {
+        _store.Release(digest);
+        try
+        {
+            _store.Cleanup();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            _logger.LogWarning("update {Job}: the store keeps package {Digest} for now: {Message}", jobId, digest, e.Message);
+        }
     }
 
     /// <summary>Swaps every loop back to the model it ran before the update.</summary>

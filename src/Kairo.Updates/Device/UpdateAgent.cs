@@ -56,6 +56,9 @@ public sealed partial class UpdateAgent : IDisposable
     /// <summary>The last progress report, of the running update or the last one that ran since start.</summary>
     public UpdateProgress? LastProgress => Volatile.Read(ref _last);
 
+    /// <summary>The end <see cref="Recover"/> gave an update the device stopped in, for whoever follows it once the network is up.</summary>
+    public UpdateProgress? Recovered { get; private set; }
+
     /// <summary>The id of the update running now, or null.</summary>
     public string? RunningJobId
     {
@@ -87,14 +90,24 @@ public sealed partial class UpdateAgent : IDisposable
                 _store.Commit(model, new InstalledVersion(version, current.Release ?? "", digest));
                 Finish(current with { Resumes = current.Resumes + 1 }, UpdateStep.Committed, null,
                     $"{model} v{version} committed; the device stopped during the commit and finished it at start");
+                Recovered = LastProgress;
                 break;
             case UpdateStep.Commit:
                 Finish(current, UpdateStep.Failed, UpdateFailure.StoreFailed,
                     $"the device stopped during the commit and the staged package {current.Digest} is gone; the previous version stays active");
+                Recovered = LastProgress;
                 break;
             case UpdateStep.Activate or UpdateStep.Health:
+                // As after a live rollback, the given-up package leaves the store before the end is reported; no
+                // instance of this process pins it, and its archive goes with the job, so nothing would use it again.
+                if (current.Digest is { } staged)
+                {
+                    Discard(current.JobId, staged);
+                }
+
                 Finish(current with { Resumes = current.Resumes + 1 }, UpdateStep.RolledBack, UpdateFailure.Interrupted,
                     $"the device stopped while {current.Model} v{current.Version} was live and not yet committed; the version before it stays active");
+                Recovered = LastProgress;
                 break;
             default:
                 _resume = current;
@@ -175,6 +188,11 @@ public sealed partial class UpdateAgent : IDisposable
             throw new ArgumentException($"jobId '{jobId}' is not 1 to 64 of A-Z a-z 0-9 . _ - (not starting with '.')", nameof(jobId));
         }
 
+        if (_journal.History.Any(r => r.JobId == jobId))
+        {
+            throw new ArgumentException($"jobId '{jobId}' was used by an earlier update (ota.status lists it); every update needs its own id", nameof(jobId));
+        }
+
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -202,6 +220,14 @@ public sealed partial class UpdateAgent : IDisposable
     {
         lock (_gate)
         {
+            if (_running is null && _resume is { } waiting && (jobId is null || waiting.JobId == jobId))
+            {
+                // Interrupted before it went live and not yet resumed: it ends here, and nothing of it was ever active.
+                _resume = null;
+                Finish(waiting, UpdateStep.Failed, UpdateFailure.Cancelled, "cancelled by ota.cancel before it resumed");
+                return true;
+            }
+
             if (_running is not { } job || (jobId is not null && job.Record.JobId != jobId))
             {
                 return false;
