@@ -106,7 +106,7 @@ internal sealed class Daemon : IDisposable
         {
             Start();
         }
-        catch (Exception e) when (e is ProfileException or LoopConfigurationException or OnnxRuntimeException or DllNotFoundException or IOException or UnauthorizedAccessException or InvalidOperationException or FormatException or ArgumentException or MosquittoException)
+        catch (Exception e) when (e is ProfileException or LoopConfigurationException or OnnxRuntimeException or DllNotFoundException or IOException or UnauthorizedAccessException or InvalidOperationException or FormatException or ArgumentException or MosquittoException or Kairo.Updates.UpdateException or InvalidDataException)
         {
             _logger.LogCritical("cannot start: {Message}", e.Message);
             return 1;

@@ -167,6 +167,12 @@ internal sealed class DeviceCommands(Daemon daemon, ConsoleLog log)
     private CommandReply ModelActivate(CommandRequest request)
     {
         var loop = FindLoop(request);
+        if (daemon.UpdateAgent?.IsBusy == true)
+        {
+            // The update judges and may roll back the model it swapped in; a swap beside it would be judged as its own.
+            throw new CommandException(ErrorCodes.Busy, "an over-the-air update or rollback is running (ota.status); activate a model once it has ended");
+        }
+
         string model = request.RequireString("model");
         if (daemon.Profile.Profile.Models?.Any(m => m.Name == model) != true)
         {

@@ -34,7 +34,8 @@ internal sealed class LoopFactory(
 
     /// <summary>The model as the profile configures it, with its session options.</summary>
     /// <param name="cacheVersion">The version whose optimized model cache file the options name; the profile's by default.</param>
-    public ModelSource ProfileModelSource(string modelName, long? cacheVersion = null)
+    /// <param name="allowSpinning">Overrides the profile's allowSpinning (the golden gate never spins).</param>
+    public ModelSource ProfileModelSource(string modelName, long? cacheVersion = null, bool? allowSpinning = null)
     {
         var m = _profile.Models!.Single(x => x.Name == modelName);
         string path = Path.GetFullPath(m.Path!, loaded.BaseDirectory);
@@ -50,7 +51,7 @@ internal sealed class LoopFactory(
                 "layout" => GraphOptimizationLevel.Layout,
                 _ => GraphOptimizationLevel.All,
             },
-            AllowSpinning = m.AllowSpinning,
+            AllowSpinning = allowSpinning ?? m.AllowSpinning,
             OptimizedModelPath = m.OptimizedModelCache == true ? CachePath(m.Name!, cacheVersion ?? m.Version ?? 0) : null,
             ExecutionProviders = (m.Providers ?? []).Select(p => new ExecutionProvider(p.Name!, p.Options, p.Required ?? false)).ToList(),
             LogId = m.Name,

@@ -95,8 +95,8 @@ public sealed class UpdateAgentTests : IDisposable
         Assert.Equal(1, _device.Loop.Model.Version);
         Assert.Equal("scale_add", _device.Loop.Model.Name);
         Assert.Null(_device.Store.Find("scale_add")?.Active);
-        Assert.True(_device.Loop.Metrics.Ticks > before.Ticks, "the loop kept ticking");
         _device.WaitForTicks(before.Ticks + 200); // a window of a second or more, so the budget is not zero by rounding
+        Assert.True(_device.Loop.Metrics.Ticks >= before.Ticks + 200, "the loop kept ticking");
         DeadlineBudget.AssertWithin(_device.Loop.Metrics, before);
         Assert.DoesNotContain(_device.Steps, s => s is UpdateStep.Activate or UpdateStep.Health);
         Assert.Equal(expected.ToCode(), _device.Journal.History[0].Failure);
@@ -120,6 +120,21 @@ public sealed class UpdateAgentTests : IDisposable
         Assert.True(strict.Loop.Metrics.Ticks > before.Ticks + 40, "the loop ticked through the update and the rollback");
         Assert.Contains(strict.Changes, c => c.StartsWith("model.activated", StringComparison.Ordinal));
         Assert.Contains(strict.Changes, c => c.StartsWith("model.rolled-back", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void AHealthWindowUnderTheEmergencyStopProvesNothingAndIsNotCommitted()
+    {
+        Uri url = Publish("v2", Packages.Options("scale_add_v2.onnx", version: 2), Keys.Alice, Keys.Bob);
+        _device.Loop.SetSafeOverride(true); // every tick emits the safe output: the new model would never run
+
+        UpdateProgress end = _device.Run(url);
+
+        Assert.Equal(UpdateStep.RolledBack, end.Step);
+        Assert.Equal(UpdateFailure.HealthFailed, end.Failure);
+        Assert.Contains("never ran", end.Message);
+        Assert.Equal(1, _device.Loop.Model.Version);
+        Assert.Null(_device.Store.Find("scale_add")?.Active);
     }
 
     [Fact]
@@ -424,9 +439,9 @@ public sealed class UpdateAgentTests : IDisposable
 
         public long ProfileVersion(string model) => model == "scale_add" ? BaseVersion : 0;
 
-        public SessionOptions SessionOptions(string model) => new() { IntraOpThreads = 1, InterOpThreads = 1, LogSeverity = 4 };
+        public SessionOptions SessionOptions(string model, long version) => new() { IntraOpThreads = 1, InterOpThreads = 1, LogSeverity = 4, AllowSpinning = false };
 
-        public ModelSource Source(string model, string path, long version, string release) => new(model, path, null, SessionOptions(model), version, release);
+        public ModelSource Source(string model, string path, long version, string release) => new(model, path, null, SessionOptions(model, version), version, release);
 
         public ModelSource ProfileSource(string model) => Source(model, Repo.Model("scale_add_v1.onnx"), 1, "profile");
 

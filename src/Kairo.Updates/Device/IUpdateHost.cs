@@ -19,8 +19,12 @@ public interface IUpdateHost
     /// <summary>The version the profile gives <paramref name="model"/> (its baseline before any update), 0 when none.</summary>
     long ProfileVersion(string model);
 
-    /// <summary>How the profile loads <paramref name="model"/>: providers, threads, optimization; the golden gate uses the same.</summary>
-    SessionOptions SessionOptions(string model);
+    /// <summary>
+    /// How the golden gate loads <paramref name="version"/> of <paramref name="model"/>: the profile's providers,
+    /// threads and optimization, with that version's own cache file, and ONNX Runtime's threads never spinning, so
+    /// that the gate's hundreds of runs do not take the CPUs the loops run on.
+    /// </summary>
+    SessionOptions SessionOptions(string model, long version);
 
     /// <summary>A model source for <paramref name="model"/> read from <paramref name="path"/> with the profile's settings.</summary>
     ModelSource Source(string model, string path, long version, string release);

@@ -41,37 +41,59 @@ public sealed partial class UpdateAgent
                 throw new InvalidOperationException($"no loop runs model '{model}'");
             }
 
+            if (installed.Previous is { } target && CheckStored(_store.PathOf(target.Digest)) is { Passed: false } damaged)
+            {
+                throw new InvalidOperationException($"the rollback target {model} v{target.Version} is damaged in the store ({damaged.Detail}); nothing changed");
+            }
+
             ModelSource source = installed.Previous is { } previous
                 ? _host.Source(model, Path.Combine(_store.PathOf(previous.Digest), PackagePaths.Model), previous.Version, previous.Release)
                 : _host.ProfileSource(model);
             var prepared = new List<ModelInstance>();
+            var swapped = new List<(ControlLoop Loop, ModelInstance Replaced)>();
             try
             {
                 foreach (ControlLoop loop in loops)
                 {
                     prepared.Add(ModelInstance.Load(source, loop.Options, loop.Layout));
                 }
+
+                // The store first: should the swaps fail, it is put back with them, and a restart never loads the
+                // version the operator rolled back from.
+                bool toPrevious = installed.Previous is not null;
+                _ = toPrevious ? _store.RollBack(model) : _store.Deactivate(model);
+                try
+                {
+                    for (int i = 0; i < loops.Count; i++)
+                    {
+                        swapped.Add((loops[i], loops[i].Swap(prepared[i], _options.SwapTimeout)));
+                        prepared[i] = null!;
+                    }
+                }
+                catch
+                {
+                    foreach (var (loop, replaced) in Enumerable.Reverse(swapped))
+                    {
+                        loop.Swap(replaced, _options.SwapTimeout).Dispose();
+                    }
+
+                    swapped.Clear();
+                    _store.Commit(model, active); // the store as it was
+                    throw;
+                }
             }
-            catch
+            finally
             {
-                prepared.ForEach(p => p.Dispose());
-                throw;
+                foreach (ModelInstance? instance in prepared)
+                {
+                    instance?.Dispose();
+                }
             }
 
-            for (int i = 0; i < loops.Count; i++)
+            foreach (var (loop, replaced) in swapped)
             {
-                ModelInstance replaced = loops[i].Swap(prepared[i], _options.SwapTimeout);
                 replaced.Dispose();
-                _host.ModelChanged(loops[i], "model.rolled-back", $"{replaced.Name} v{replaced.Version}");
-            }
-
-            if (installed.Previous is not null)
-            {
-                _store.RollBack(model);
-            }
-            else
-            {
-                _store.Deactivate(model);
+                _host.ModelChanged(loop, "model.rolled-back", $"{replaced.Name} v{replaced.Version}");
             }
 
             string line = $"{model}: v{active.Version} -> v{source.Version} in {string.Join(", ", loops.Select(l => l.Name))}; v{active.Version} stays the highest installed, so the next update must be newer";

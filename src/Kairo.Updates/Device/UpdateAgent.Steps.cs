@@ -14,6 +14,23 @@ public sealed partial class UpdateAgent
 {
     private void Run(Job job)
     {
+        try
+        {
+            RunSteps(job);
+        }
+        catch (Exception e)
+        {
+            // Nothing may leave the update thread: an exception there would end the daemon and every loop with it.
+            _logger.LogCritical("update {Job}: could not be ended cleanly ({Type}): {Message}", job.Record.JobId, e.GetType().Name, e.Message);
+        }
+        finally
+        {
+            Cleanup(job);
+        }
+    }
+
+    private void RunSteps(Job job)
+    {
         CancellationToken token = job.Stop.Token;
         try
         {
@@ -21,7 +38,7 @@ public sealed partial class UpdateAgent
             Verify(job, token);
             Stage(job, token);
             Validate(job, token);
-            Activate(job);
+            Activate(job, token);
             Health(job, token);
             Commit(job);
         }
@@ -59,32 +76,42 @@ public sealed partial class UpdateAgent
             _logger.LogError("update {Job}: unexpected {Type}: {Message}", job.Record.JobId, e.GetType().Name, e);
             Fail(job, UpdateFailure.StoreFailed, $"unexpected {e.GetType().Name}: {e.Message}");
         }
-        finally
-        {
-            foreach (var (_, next) in job.Prepared)
-            {
-                next.Dispose();
-            }
+    }
 
-            job.Prepared.Clear();
+    /// <summary>Frees what the update held, each part on its own so that one failure does not keep the next.</summary>
+    private void Cleanup(Job job)
+    {
+        foreach (var (_, next) in job.Prepared)
+        {
+            next.Dispose();
+        }
+
+        job.Prepared.Clear();
+        try
+        {
             DeleteScratch(job.Record.JobId);
             if (job.Record is { Digest: { } digest, Step: not UpdateStep.Committed })
             {
                 _store.Release(digest); // no longer protected from cleanup
             }
-
-            lock (_gate)
-            {
-                _running = null;
-            }
-
-            job.Stop.Dispose();
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _logger.LogWarning("update {Job}: leftovers stay until the next cleanup: {Message}", job.Record.JobId, e.Message);
+        }
+
+        lock (_gate)
+        {
+            _running = null;
+        }
+
+        job.Stop.Dispose();
     }
 
     /// <summary>Writes the step to the journal, reports it, then honours a crash-test pause there.</summary>
     private void Enter(Job job, UpdateStep step, string message)
     {
+        job.Stop.Token.ThrowIfCancellationRequested(); // a cancel or a stop between two steps ends the update before the next
         job.Record = job.Record with { Step = step, Updated = DateTimeOffset.UtcNow };
         _journal.Write(job.Record);
         _logger.LogInformation("update {Job}: {Step}: {Message}", job.Record.JobId, step.ToName(), message);
@@ -181,6 +208,7 @@ public sealed partial class UpdateAgent
     {
         Enter(job, UpdateStep.Stage, "writing the package into the model store");
         string digest = _store.Stage(_journal.PartPath(job.Record.JobId), () => PauseAt(job, "stage.write", token), token);
+        job.Record = job.Record with { Digest = digest }; // from here a failure removes what was staged
         if (digest != job.ManifestDigest)
         {
             throw new UpdateException(UpdateFailure.PackageInvalid, $"the staged package {digest} is not the verified one {job.ManifestDigest}");
@@ -188,7 +216,6 @@ public sealed partial class UpdateAgent
 
         // The stored copy is what loops will load: it must be the verified bytes, whatever happened since.
         PackageVerifier.CheckFiles(_store.PathOf(digest), job.Manifest!, token).ThrowIfFailed();
-        job.Record = job.Record with { Digest = digest };
     }
 
     private void Validate(Job job, CancellationToken token)
@@ -196,7 +223,7 @@ public sealed partial class UpdateAgent
         PackageManifest manifest = job.Manifest!;
         Enter(job, UpdateStep.Validate, "running the golden vectors and loading the model for its loops");
         string directory = _store.PathOf(job.Record.Digest!);
-        var gate = new GoldenGate(_host.SessionOptions(manifest.Model));
+        var gate = new GoldenGate(_host.SessionOptions(manifest.Model, manifest.Version));
         GoldenResult result = gate.Run(directory, manifest, token);
         foreach (PackageCheck check in result.Checks)
         {
@@ -217,15 +244,18 @@ public sealed partial class UpdateAgent
         }
     }
 
-    private void Activate(Job job)
+    private void Activate(Job job, CancellationToken token)
     {
         Enter(job, UpdateStep.Activate, $"swapping {job.Record.Model} v{job.Record.Version} in between two ticks");
         while (job.Prepared.Count > 0)
         {
+            token.ThrowIfCancellationRequested();
             var (loop, next) = job.Prepared[0];
+            HealthSample before = Sample(loop); // the new model's first ticks count too
             ModelInstance previous = loop.Swap(next, _options.SwapTimeout);
             job.Prepared.RemoveAt(0);
             job.Swapped.Add((loop, previous));
+            job.HealthBaseline.Add(before);
             _host.ModelChanged(loop, "model.activated", $"{previous.Name} v{previous.Version}");
         }
     }
@@ -235,7 +265,7 @@ public sealed partial class UpdateAgent
     {
         TimeSpan window = _options.HealthWindow;
         Enter(job, UpdateStep.Health, string.Create(CultureInfo.InvariantCulture, $"health window of {window.TotalSeconds:0.#} s"));
-        var before = job.Swapped.Select(s => Sample(s.Loop)).ToList();
+        List<HealthSample> before = job.HealthBaseline;
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < window)
         {
@@ -257,6 +287,27 @@ public sealed partial class UpdateAgent
         {
             throw new UpdateException(UpdateFailure.HealthFailed, problem);
         }
+
+        if (Unproven(job, before) is { } unproven)
+        {
+            throw new UpdateException(UpdateFailure.HealthFailed, unproven);
+        }
+    }
+
+    /// <summary>A window in which the new model never ran (emergency stop held, loop stopped) proves nothing: not committed.</summary>
+    private static string? Unproven(Job job, List<HealthSample> before)
+    {
+        var idle = new List<string>();
+        for (int i = 0; i < job.Swapped.Count; i++)
+        {
+            ControlLoop loop = job.Swapped[i].Loop;
+            if (Sample(loop).Fresh == before[i].Fresh)
+            {
+                idle.Add(loop.State == LoopState.Running ? $"loop {loop.Name} emitted only safe or held outputs" : $"loop {loop.Name} is not running");
+            }
+        }
+
+        return idle.Count > 0 ? $"the new model never ran in the health window: {string.Join("; ", idle)}; the previous version is back, update again once the loops run" : null;
     }
 
     private string? Problem(Job job, List<HealthSample> before)
@@ -292,10 +343,17 @@ public sealed partial class UpdateAgent
     }
 
     private static HealthSample Sample(ControlLoop loop) =>
-        new(loop.Metrics.Ticks, loop.Metrics.Misses(MissCause.InferenceError), loop.Metrics.NanOutputs, loop.Metrics.DeadlineMisses);
+        new(loop.Metrics.Ticks, loop.Metrics.Misses(MissCause.InferenceError), loop.Metrics.NanOutputs, loop.Metrics.DeadlineMisses, loop.Metrics.FreshOutputs);
 
     private void Commit(Job job)
     {
+        lock (_gate)
+        {
+            // Decided under the gate: ota.cancel either came first and wins, or finds the update committing and is refused.
+            job.Stop.Token.ThrowIfCancellationRequested();
+            job.Record = job.Record with { Step = UpdateStep.Commit };
+        }
+
         Enter(job, UpdateStep.Commit, "recording the new version as active");
         _store.Commit(job.Record.Model!, new InstalledVersion(job.Record.Version!.Value, job.Record.Release ?? "", job.Record.Digest!));
         foreach (var (_, previous) in job.Swapped)
@@ -310,22 +368,24 @@ public sealed partial class UpdateAgent
     private void Fail(Job job, UpdateFailure failure, string message)
     {
         bool live = job.Swapped.Count > 0;
-        PutBack(job);
-        if (job.Record.Digest is { } digest)
+        string? stuck = PutBack(job);
+        if (stuck is not null)
         {
-            // A refused or rolled-back package leaves the store before the end is reported.
-            Discard(job.Record.JobId, digest);
+            message = $"{message}; and {stuck}";
         }
 
-        Finish(job.Record, live ? UpdateStep.RolledBack : UpdateStep.Failed, failure, message);
+        // The end is in the journal before the package goes, so a crash in between never resumes a finished update;
+        // it is reported after, so whoever follows the update finds the store already without it.
+        Finish(job.Record, live && stuck is null ? UpdateStep.RolledBack : UpdateStep.Failed, failure, message,
+            beforeReport: job.Record.Digest is { } digest ? () => Discard(job.Record.JobId, digest) : null);
     }
 
     /// <summary>Unpins a package this update staged and will not commit, and removes it with the store's other leftovers.</summary>
     private void Discard(string jobId, string digest)
     {
-        _store.Release(digest);
         try
         {
+            _store.Release(digest);
             _store.Cleanup();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
@@ -334,25 +394,43 @@ public sealed partial class UpdateAgent
         }
     }
 
-    /// <summary>Swaps every loop back to the model it ran before the update.</summary>
-    private void PutBack(Job job)
+    /// <summary>
+    /// Swaps every loop back to the model it ran before the update; a loop that does not reach a tick boundary in
+    /// time is tried again. Returns what could not be put back, or null.
+    /// </summary>
+    private string? PutBack(Job job)
     {
+        var stuck = new List<string>();
         for (int i = job.Swapped.Count - 1; i >= 0; i--)
         {
             var (loop, previous) = job.Swapped[i];
-            try
+            Exception? last = null;
+            for (int attempt = 0; attempt < 3; attempt++)
             {
-                ModelInstance rejected = loop.Swap(previous, _options.SwapTimeout);
-                rejected.Dispose();
-                _host.ModelChanged(loop, "model.rolled-back", $"{rejected.Name} v{rejected.Version}");
+                try
+                {
+                    ModelInstance rejected = loop.Swap(previous, _options.SwapTimeout);
+                    rejected.Dispose();
+                    _host.ModelChanged(loop, "model.rolled-back", $"{rejected.Name} v{rejected.Version}");
+                    last = null;
+                    break;
+                }
+                catch (Exception e) when (e is TimeoutException or LoopConfigurationException or OnnxRuntimeException)
+                {
+                    last = e;
+                }
             }
-            catch (Exception e) when (e is TimeoutException or LoopConfigurationException)
+
+            if (last is not null)
             {
-                _logger.LogCritical("update {Job}: loop {Loop} could not be put back on {Model} v{Version}: {Message}", job.Record.JobId, loop.Name, previous.Name, previous.Version, e.Message);
+                previous.Dispose();
+                _logger.LogCritical("update {Job}: loop {Loop} could not be put back on {Model} v{Version}: {Message}", job.Record.JobId, loop.Name, previous.Name, previous.Version, last.Message);
+                stuck.Add($"loop {loop.Name} could not be put back on {previous.Name} v{previous.Version} ({last.Message})");
             }
         }
 
         job.Swapped.Clear();
+        return stuck.Count > 0 ? string.Join("; ", stuck) : null;
     }
 
     private string ScratchPath(string jobId) => Path.Combine(_journal.Directory, $"{jobId}.verify");
@@ -366,7 +444,7 @@ public sealed partial class UpdateAgent
         }
     }
 
-    private readonly record struct HealthSample(long Ticks, long Errors, long NaNs, long Misses);
+    private readonly record struct HealthSample(long Ticks, long Errors, long NaNs, long Misses, long Fresh);
 
     /// <summary>Reports download progress inline (the downloader's thread), and pauses mid-transfer for crash tests.</summary>
     private sealed class DownloadReporter(UpdateAgent agent, Job job, CancellationToken token) : IProgress<DownloadProgress>

@@ -59,6 +59,18 @@ public sealed partial class UpdateAgent : IDisposable
     /// <summary>The end <see cref="Recover"/> gave an update the device stopped in, for whoever follows it once the network is up.</summary>
     public UpdateProgress? Recovered { get; private set; }
 
+    /// <summary>True while an update runs, waits to resume, or a rollback runs: loops of updated models are then the agent's to swap.</summary>
+    public bool IsBusy
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _running is not null || _resume is not null || _rollingBack;
+            }
+        }
+    }
+
     /// <summary>The id of the update running now, or null.</summary>
     public string? RunningJobId
     {
@@ -100,13 +112,9 @@ public sealed partial class UpdateAgent : IDisposable
             case UpdateStep.Activate or UpdateStep.Health:
                 // As after a live rollback, the given-up package leaves the store before the end is reported; no
                 // instance of this process pins it, and its archive goes with the job, so nothing would use it again.
-                if (current.Digest is { } staged)
-                {
-                    Discard(current.JobId, staged);
-                }
-
                 Finish(current with { Resumes = current.Resumes + 1 }, UpdateStep.RolledBack, UpdateFailure.Interrupted,
-                    $"the device stopped while {current.Model} v{current.Version} was live and not yet committed; the version before it stays active");
+                    $"the device stopped while {current.Model} v{current.Version} was live and not yet committed; the version before it stays active",
+                    beforeReport: current.Digest is { } staged ? () => Discard(current.JobId, staged) : null);
                 Recovered = LastProgress;
                 break;
             default:
@@ -306,12 +314,22 @@ public sealed partial class UpdateAgent : IDisposable
         }
     }
 
-    private void Finish(UpdateRecord record, UpdateStep end, UpdateFailure? failure, string message)
+    private void Finish(UpdateRecord record, UpdateStep end, UpdateFailure? failure, string message, Action? beforeReport = null)
     {
         var done = record with { Step = end, Failure = failure?.ToCode(), Message = message, Updated = DateTimeOffset.UtcNow };
-        _journal.Write(done);
+        try
+        {
+            _journal.Write(done);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The end is still reported and the model state stands; the journal keeps its last step for the next start.
+            _logger.LogCritical("update {Job}: the journal could not record the end {End}: {Message}", done.JobId, end.ToName(), e.Message);
+        }
+
         var level = end == UpdateStep.Committed ? LogLevel.Information : LogLevel.Warning;
         _logger.Log(level, "update {Job}: {End}{Code}: {Message}", done.JobId, end.ToName(), failure is { } f ? $" [{f.ToCode()}]" : "", message);
+        beforeReport?.Invoke();
         Report(done, message);
     }
 
@@ -336,5 +354,8 @@ public sealed partial class UpdateAgent : IDisposable
 
         /// <summary>Loops swapped to the new model, with the instance they ran before.</summary>
         public List<(ControlLoop Loop, ModelInstance Previous)> Swapped { get; } = [];
+
+        /// <summary>Each swapped loop's counters just before its swap, what the health window is judged against.</summary>
+        public List<HealthSample> HealthBaseline { get; } = [];
     }
 }

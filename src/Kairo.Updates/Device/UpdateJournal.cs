@@ -86,7 +86,8 @@ public sealed class UpdateJournal
 
     public const string PartExtension = ".kpkg.part";
 
-    private const int MaxJobIdLength = 64;
+    /// <summary>The longest job id.</summary>
+    public const int MaxJobIdLength = 64;
 
     private readonly string _current;
     private readonly string _corrupt;

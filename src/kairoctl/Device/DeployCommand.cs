@@ -21,9 +21,6 @@ internal static class DeployCommand
 {
     public const int Interrupted = 130;
 
-    /// <summary>The longest job id; a job id is one topic level of <c>P/ota/{jobId}</c> and a file name in the journal.</summary>
-    public const int MaxJobIdLength = 64;
-
     /// <summary>How long the connection and the reply to <c>ota.start</c> may take (or <c>--timeout</c>, when shorter).</summary>
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(10);
 
@@ -57,9 +54,9 @@ internal static class DeployCommand
         });
         jobId.Validators.Add(r =>
         {
-            if (r.GetValueOrDefault<string?>() is { } id && !IsJobId(id))
+            if (r.GetValueOrDefault<string?>() is { } id && !Kairo.Updates.Device.UpdateJournal.IsValidJobId(id))
             {
-                r.AddError($"--job-id '{id}' is not a job id: 1 to {MaxJobIdLength} of A-Z a-z 0-9 . _ -, not starting with '.', for example --job-id rollout-42");
+                r.AddError($"--job-id '{id}' is not a job id: 1 to {Kairo.Updates.Device.UpdateJournal.MaxJobIdLength} of A-Z a-z 0-9 . _ -, not starting with '.', for example --job-id rollout-42");
             }
         });
         timeout.Validators.Add(r =>
@@ -89,24 +86,6 @@ internal static class DeployCommand
     /// <summary><c>deploy-20261121061534-3f9a</c>: when, to the second, and enough chance to tell two operators apart.</summary>
     internal static string NewJobId() =>
         $"deploy-{DateTime.UtcNow.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture)}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(2))}";
-
-    internal static bool IsJobId(string id)
-    {
-        if (id.Length is 0 or > MaxJobIdLength || id[0] == '.')
-        {
-            return false;
-        }
-
-        foreach (char c in id)
-        {
-            if (!(char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'))
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
 
     internal static bool IsPackageUrl(string url) =>
         Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps) && uri.Host.Length > 0;

@@ -13,15 +13,12 @@ internal sealed class UpdateHost(Daemon daemon) : IUpdateHost
 
     public string OnnxRuntimeVersion => OnnxRuntimeLibrary.Version;
 
-    public IReadOnlyList<ControlLoop> LoopsOf(string model)
-    {
-        string? configured = ProfileModel(model);
-        return configured is null ? [] : daemon.Loops.Where(l => l.Model.Name == configured).ToList();
-    }
+    public IReadOnlyList<ControlLoop> LoopsOf(string model) =>
+        daemon.Profile.Profile.Models?.Any(m => m.Name == model) == true ? daemon.Loops.Where(l => l.Model.Name == model).ToList() : [];
 
     public long ProfileVersion(string model) => daemon.Profile.Profile.Models?.FirstOrDefault(m => m.Name == model)?.Version ?? 0;
 
-    public SessionOptions SessionOptions(string model) => daemon.Factory.ProfileModelSource(model).Options;
+    public SessionOptions SessionOptions(string model, long version) => daemon.Factory.ProfileModelSource(model, version, allowSpinning: false).Options;
 
     public ModelSource Source(string model, string path, long version, string release) =>
         daemon.Factory.StoredModelSource(model, path, version, release);
@@ -30,6 +27,4 @@ internal sealed class UpdateHost(Daemon daemon) : IUpdateHost
 
     public void ModelChanged(ControlLoop loop, string eventType, string previous) =>
         daemon.LoopChanged(loop, eventType, new System.Text.Json.Nodes.JsonObject { ["previous"] = previous });
-
-    private string? ProfileModel(string model) => daemon.Profile.Profile.Models?.FirstOrDefault(m => m.Name == model)?.Name;
 }
