@@ -103,12 +103,14 @@ internal sealed class DeviceCommands(Daemon daemon, ConsoleLog log)
         var models = new JsonArray();
         foreach (var m in daemon.Profile.Profile.Models ?? [])
         {
+            // The version that runs: one an update installed, else the profile's.
+            var installed = daemon.UpdateAgent?.Store.Find(m.Name!)?.Active;
             models.Add((JsonNode)new JsonObject
             {
                 ["name"] = m.Name,
-                ["version"] = m.Version ?? 0,
-                ["release"] = m.Release ?? "",
-                ["path"] = m.Path,
+                ["version"] = installed?.Version ?? m.Version ?? 0,
+                ["release"] = installed?.Release ?? m.Release ?? "",
+                ["path"] = installed is null ? m.Path : $"store/packages/{installed.Digest}/model.onnx",
                 ["activeIn"] = new JsonArray(daemon.Loops.Where(l => l.Model.Name == m.Name).Select(l => (JsonNode?)l.Name).ToArray()),
             });
         }

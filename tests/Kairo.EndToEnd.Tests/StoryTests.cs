@@ -74,6 +74,9 @@ public sealed class StoryTests : IDisposable
         Assert.True(deploy.ExitCode == 0, deploy.ToString());
         var v2 = device.Watch.WaitFor(m => m.Topic == $"{prefix}/outputs/ctl" && (long?)m.Json["modelVersion"] == 2, "an output of v2", Patience);
         Assert.Equal(2f, Output(v2));
+        var list = Ctl("cmd", "--device", "story", "--broker", _broker.Url, "model.list");
+        var add1 = JsonNode.Parse(list.Stdout)!["data"]!.AsArray().Single(m => (string?)m!["name"] == "add1")!;
+        Assert.Equal(2, (long)add1["version"]!); // the version that runs, from the store
 
         // A rollback to the profile's v1; v2 cannot come back, a fix ships as v3.
         var rollback = Ctl("cmd", "--device", "story", "--broker", _broker.Url, "ota.rollback", "model=add1");
