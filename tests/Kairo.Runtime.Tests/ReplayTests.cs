@@ -150,18 +150,41 @@ public sealed class ReplayTests : IDisposable
         Assert.Contains("1 GiB", error.Message);
     }
 
-    [Fact]
-    public void ALoopOnARecordingProducesItsOutputsInOrderThenHoldsTheLastFrame()
+    /// <summary>
+    /// Runs scale_add v1 at 100 Hz on a replay until the sink has <paramref name="frames"/> frames. A tick that misses its
+    /// deadline emits the safe output instead of its record, which says nothing about the replay; on this shared
+    /// machine a stall now and then does that, so a run with a miss is made again, at most three times in all.
+    /// </summary>
+    private static (RecordingSink Sink, ReplaySource Source, ControlLoop Loop) RunWithoutMisses(Func<ReplaySource> open, int frames)
     {
         Repo.LoadOnnxRuntime();
         var options = new LoopOptions { Name = "replay", RateHz = 100 };
-        using var sink = new RecordingSink(64, 16);
-        var model = ModelInstance.Load(Repo.Source("scale_add_v1.onnx"), options);
-        var source = new ReplaySource(Record(10), loop: false);
-        using var loop = new ControlLoop(options, model, source, [sink]);
-        loop.Start();
-        Assert.True(sink.Reached.Wait(Patience));
-        loop.Stop();
+        for (int attempt = 1; ; attempt++)
+        {
+            var sink = new RecordingSink(64, frames);
+            var model = ModelInstance.Load(Repo.Source("scale_add_v1.onnx"), options);
+            var source = open();
+            var loop = new ControlLoop(options, model, source, [sink]);
+            loop.Start();
+            Assert.True(sink.Reached.Wait(Patience));
+            loop.Stop();
+            if (loop.Metrics.DeadlineMisses == 0 || attempt == 3)
+            {
+                Assert.Equal(0, loop.Metrics.DeadlineMisses);
+                return (sink, source, loop);
+            }
+
+            loop.Dispose();
+            sink.Dispose();
+        }
+    }
+
+    [Fact]
+    public void ALoopOnARecordingProducesItsOutputsInOrderThenHoldsTheLastFrame()
+    {
+        var (sink, source, loop) = RunWithoutMisses(() => new ReplaySource(Record(10), loop: false), 16);
+        using var disposeSink = sink;
+        using var disposeLoop = loop;
 
         for (int i = 0; i < 10; i++)
         {
@@ -180,15 +203,9 @@ public sealed class ReplayTests : IDisposable
     [Fact]
     public void ALoopingReplayStartsAgainAtTheEnd()
     {
-        Repo.LoadOnnxRuntime();
-        var options = new LoopOptions { Name = "replay", RateHz = 100 };
-        using var sink = new RecordingSink(64, 25);
-        var model = ModelInstance.Load(Repo.Source("scale_add_v1.onnx"), options);
-        var source = new ReplaySource(Record(10));
-        using var loop = new ControlLoop(options, model, source, [sink]);
-        loop.Start();
-        Assert.True(sink.Reached.Wait(Patience));
-        loop.Stop();
+        var (sink, source, loop) = RunWithoutMisses(() => new ReplaySource(Record(10)), 25);
+        using var disposeSink = sink;
+        using var disposeLoop = loop;
 
         for (int i = 0; i < 25; i++)
         {

@@ -290,7 +290,7 @@ public sealed partial class ModelStore
         {
             throw new UpdateException(
                 UpdateFailure.StoreFailed,
-                $"cannot write {InstalledPath}: {ex.Message}; the previous installed.json is unchanged (check free space and permissions of {Directory})",
+                $"cannot write {InstalledPath}: {ex.Message}; it holds either the previous content or, when only the directory's fsync failed, the new one not yet durable (check free space and permissions of {Directory})",
                 ex);
         }
     }

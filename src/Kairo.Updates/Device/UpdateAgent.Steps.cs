@@ -355,7 +355,17 @@ public sealed partial class UpdateAgent
         }
 
         Enter(job, UpdateStep.Commit, "recording the new version as active");
-        _store.Commit(job.Record.Model!, new InstalledVersion(job.Record.Version!.Value, job.Record.Release ?? "", job.Record.Digest!));
+        try
+        {
+            _store.Commit(job.Record.Model!, new InstalledVersion(job.Record.Version!.Value, job.Record.Release ?? "", job.Record.Digest!));
+        }
+        catch (UpdateException e) when (e.Failure == UpdateFailure.StoreFailed && StoreNamesActive(job))
+        {
+            // installed.json was renamed into place and only its directory's fsync failed: what the store says is what
+            // the next start loads, so the update is committed; rolling the loops back now would contradict it.
+            _logger.LogWarning("update {Job}: committed, but not yet durable: {Message}", job.Record.JobId, e.Message);
+        }
+
         foreach (var (_, previous) in job.Swapped)
         {
             previous.Dispose();
@@ -363,6 +373,18 @@ public sealed partial class UpdateAgent
 
         job.Swapped.Clear();
         Finish(job.Record, UpdateStep.Committed, null, $"{job.Record.Model} v{job.Record.Version} ({job.Record.Release}) is active and committed");
+    }
+
+    private bool StoreNamesActive(Job job)
+    {
+        try
+        {
+            return _store.Find(job.Record.Model!)?.Active?.Digest == job.Record.Digest;
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     private void Fail(Job job, UpdateFailure failure, string message)
