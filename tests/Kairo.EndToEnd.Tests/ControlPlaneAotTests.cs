@@ -295,7 +295,7 @@ public sealed class ControlPlaneAotFloodTests(ITestOutputHelper output) : IDispo
     private const int PerBatch = 1000;
     private const int Total = Batches * PerBatch;
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
-    private readonly MosquittoBroker _broker = MosquittoBroker.Start();
+    private readonly TestBroker _broker = TestBroker.Start();
 
     public void Dispose() => _broker.Dispose();
 

@@ -5,6 +5,14 @@ using System.Net.Sockets;
 
 namespace Kairo.EndToEnd.Tests;
 
+/// <summary>Where a test broker listens and what it has logged: what the control-plane tests need of one.</summary>
+internal sealed record BrokerEndpoint(int Port, Func<string> Log)
+{
+    public string Url => $"mqtt://127.0.0.1:{Port}";
+
+    public static implicit operator BrokerEndpoint(TestBroker broker) => new(broker.Port, () => broker.Output);
+}
+
 /// <summary>
 /// A real mosquitto broker for one test class: /usr/sbin/mosquitto on a free 127.0.0.1 port with a generated
 /// configuration, ready once it accepts a TCP connection, killed on dispose.
@@ -50,6 +58,9 @@ internal sealed class TestBroker : IDisposable
                 persistence false
                 # Forwarded messages go out at once instead of waiting for the receiver's delayed ACK.
                 set_tcp_nodelay true
+                # A subscriber that falls behind (a test reading mosquitto_sub's output on a busy machine, a flood) has its
+                # QoS 1 messages queued; the default of 1,000 would drop them and make the broker, not Kairo, lose replies.
+                max_queued_messages 100000
                 """);
             var info = new ProcessStartInfo(Executable)
             {
