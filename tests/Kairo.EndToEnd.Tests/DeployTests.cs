@@ -323,7 +323,7 @@ public sealed class DeployTests : IClassFixture<DeployTests.Board>, IDisposable
             string failures = "";
             for (int attempt = 0; attempt < 5; attempt++)
             {
-                Port = FreePort();
+                Port = LoopbackPort.Free();
                 string config = Path.Combine(_dir, "sshd_config");
                 File.WriteAllText(config, $"""
                     ListenAddress 127.0.0.1
@@ -432,15 +432,6 @@ public sealed class DeployTests : IClassFixture<DeployTests.Board>, IDisposable
             string output = process.StandardOutput.ReadToEnd() + process.StandardError.ReadToEnd();
             process.WaitForExit();
             Assert.True(process.ExitCode == 0, $"ssh-keygen -f {path} failed: {output}");
-        }
-
-        private static int FreePort()
-        {
-            var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-            listener.Stop();
-            return port;
         }
 
         private void Add(string? line)

@@ -103,7 +103,7 @@ public sealed class KairoctlDeviceTests : IClassFixture<KairoctlDeviceTests.Devi
     [Fact]
     public void NoBrokerExits3AfterTheTimeout()
     {
-        int port = FreePort();
+        int port = LoopbackPort.Free();
         var result = Bundle.Run("kairoctl", ["cmd", "--device", _device.Id, "--broker", $"mqtt://127.0.0.1:{port}", "--timeout", "1", "ping"], Patience);
         Assert.True(result.ExitCode == 3, result.ToString());
         Assert.True(result.Stderr.Contains($"no connection to mqtt://127.0.0.1:{port} within 1 s", StringComparison.Ordinal), result.ToString());
@@ -142,15 +142,6 @@ public sealed class KairoctlDeviceTests : IClassFixture<KairoctlDeviceTests.Devi
 
     private ProcessResult Kairoctl(params string[] arguments) =>
         Bundle.Run("kairoctl", [.. arguments, "--broker", _device.Broker.Url], Patience);
-
-    private static int FreePort()
-    {
-        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 
     /// <summary>One broker and one kairod running the demo profile against it, shared by the tests of the class.</summary>
     public sealed class Device : IDisposable

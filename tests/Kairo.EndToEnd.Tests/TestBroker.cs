@@ -50,7 +50,7 @@ internal sealed class TestBroker : IDisposable
         // A port found free can be taken before the broker binds it; then the broker exits and another port is tried.
         for (int attempt = 0; attempt < 5; attempt++)
         {
-            int port = FreePort();
+            int port = LoopbackPort.Free();
             string config = Path.Combine(directory, "mosquitto.conf");
             File.WriteAllText(config, $"""
                 listener {port} 127.0.0.1
@@ -137,15 +137,6 @@ internal sealed class TestBroker : IDisposable
         }
 
         return false;
-    }
-
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 
     private void Add(string? line)
