@@ -202,10 +202,10 @@ internal sealed class DeviceCommands(Daemon daemon, ConsoleLog log)
     {
         if (request.OptionalString("loop") is not null)
         {
-            return CommandReply.Success(LoopReport.Metrics(FindLoop(request)));
+            return CommandReply.Success(LoopReport.Metrics(FindLoop(request), recentMisses: true));
         }
 
-        return CommandReply.Success(new JsonArray(daemon.Loops.Select(l => (JsonNode?)LoopReport.Metrics(l)).ToArray()));
+        return CommandReply.Success(new JsonArray(daemon.Loops.Select(l => (JsonNode?)LoopReport.Metrics(l, recentMisses: true)).ToArray()));
     }
 
     private CommandReply LogLevel(CommandRequest request)

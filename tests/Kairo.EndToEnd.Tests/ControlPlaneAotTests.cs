@@ -407,7 +407,8 @@ internal sealed class AotDevice : IDisposable
     public DaemonProcess Daemon { get; }
 
     /// <param name="updates">The profile's <c>updates</c> section as JSON (key paths absolute), or null: updates off.</param>
-    public static AotDevice Start(BrokerEndpoint broker, string id, double rateHz = 100, int? priority = null, string? stateDir = null, string? updates = null)
+    /// <param name="cpu">The CPU the loop is pinned to, or null: any.</param>
+    public static AotDevice Start(BrokerEndpoint broker, string id, double rateHz = 100, int? priority = null, string? stateDir = null, string? updates = null, int? cpu = null)
     {
         string directory = Directory.CreateTempSubdirectory("kairo-cp-").FullName;
         string? owned = stateDir == null ? Path.Combine(directory, "state") : null;
@@ -424,7 +425,7 @@ internal sealed class AotDevice : IDisposable
                 { "name": "add2", "path": "{{models}}/scale_add_v2.onnx", "version": 2 }
               ],
               "loops": [
-                { "name": "ctl", "model": "add1", "rateHz": {{rateHz.ToString(CultureInfo.InvariantCulture)}}, {{(priority is int p ? $"\"priority\": {p}," : "")}}
+                { "name": "ctl", "model": "add1", "rateHz": {{rateHz.ToString(CultureInfo.InvariantCulture)}}, {{(priority is int p ? $"\"priority\": {p}," : "")}}{{(cpu is int c ? $" \"cpuAffinity\": [{c}]," : "")}}
                   "safeOutput": { "y": [-1] },
                   "source": { "type": "synthetic", "pattern": "constant", "value": 0 },
                   "sinks": [ { "type": "mqtt", "everyTicks": 5 } ] }

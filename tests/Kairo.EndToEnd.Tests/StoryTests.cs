@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
+using Kairo.Testing;
+using Xunit.Abstractions;
 
 namespace Kairo.EndToEnd.Tests;
 
@@ -14,6 +16,9 @@ public sealed class StoryTests : IDisposable
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
     private readonly TestBroker _broker = TestBroker.Start();
     private readonly DirectoryInfo _work = Directory.CreateTempSubdirectory("kairo-story-");
+    private readonly ITestOutputHelper _output;
+
+    public StoryTests(ITestOutputHelper output) => _output = output;
 
     public void Dispose()
     {
@@ -21,12 +26,19 @@ public sealed class StoryTests : IDisposable
         _work.Delete(recursive: true);
     }
 
+    /// <summary>
+    /// The loop runs pinned at SCHED_FIFO 50, as a board profile sets it, beside a <see cref="StallWitness"/> above it
+    /// on its CPU: a tick missed inside a stall of this shared machine that the witness saw too is the machine's
+    /// (<see cref="MissAudit"/>), and any other missed tick, read from the daemon's <c>recentMisses</c>, fails.
+    /// </summary>
     [Fact]
     public void PackSignServeDeploy_UpdatesA200HzLoop_WithoutAMissedTick()
     {
         string url = PublishPackage("add1", version: 2, "scale_add_v2.onnx", out string key);
         using var serve = Serve();
-        using var device = AotDevice.Start(_broker, "story-deploy", rateHz: 200, updates: Updates(key));
+        int cpu = Environment.ProcessorCount - 1;
+        using var witness = StallWitness.Start(cpu, priority: 60);
+        using var device = AotDevice.Start(_broker, "story-deploy", rateHz: 200, priority: 50, cpu: cpu, updates: Updates(key));
         device.WaitForOnline();
         device.Watch.WaitFor(m => m.Topic == "kairo/story-deploy/outputs/ctl", "a first output", Patience);
         var before = Metrics(device);
@@ -38,9 +50,14 @@ public sealed class StoryTests : IDisposable
         var after = Metrics(device);
         Assert.Equal(2, (long)after["model"]!["version"]!);
         Assert.True((long)after["ticks"]! > (long)before["ticks"]! + 100, after.ToJsonString()); // the loop ran through the update (its 1 s health window alone is 200 periods)
-        Assert.Equal(0, (long)after["misses"]!["slowInference"]!);
         Assert.Equal(0, (long)after["misses"]!["inferenceError"]!);
-        AssertNoMissesBeyondNoise(before, after);
+        Assert.DoesNotContain("not permitted", device.Daemon.Output); // SCHED_FIFO applied (as root); affinity too:
+        Assert.DoesNotContain("refused", device.Daemon.Output);
+        long seenBefore = MissAudit.FromJson(before["recentMisses"]!.AsArray()).Select(m => m.Sequence).DefaultIfEmpty(0).Max();
+        var misses = MissAudit.FromJson(after["recentMisses"]!.AsArray()).Where(m => m.Sequence > seenBefore).ToArray();
+        long counted = (long)after["deadlineMisses"]! - (long)before["deadlineMisses"]!;
+        Assert.True(misses.Sum(m => m.Count) == counted, $"the recent misses account for all {counted} misses: {after["recentMisses"]!.ToJsonString()}");
+        MissAudit.AssertOnlyMachineStalls(misses, witness, _output);
         var committed = device.Watch.WaitFor(m => m.Topic == "kairo/story-deploy/events" && (string?)m.Json["type"] == "ota.committed", "the ota.committed event", Patience);
         Assert.Equal(2, (long)committed.Json["version"]!);
     }
@@ -122,7 +139,7 @@ public sealed class StoryTests : IDisposable
     /// <summary>
     /// Updates trusting <paramref name="publicKey"/>, a one-second health window, and a miss ratio of 5% there: the
     /// window's own rule is tested in-process, and here a stall of the shared machine would otherwise roll the update
-    /// back; the misses this test tolerates are bounded by <see cref="AssertNoMissesBeyondNoise"/>.
+    /// back; the misses themselves are audited by <see cref="MissAudit"/>.
     /// </summary>
     private static string Updates(string publicKey) => $$"""{ "trustedKeys": ["{{publicKey}}"], "healthWindowSeconds": 1, "maxMissRatio": 0.05 }""";
 
@@ -146,18 +163,6 @@ public sealed class StoryTests : IDisposable
         var reply = Ctl("cmd", "--device", device.Id, "--broker", _broker.Url, "metrics.get", "loop=ctl");
         Assert.True(reply.ExitCode == 0, reply.ToString());
         return JsonNode.Parse(reply.Stdout)!["data"]!.AsObject();
-    }
-
-    /// <summary>
-    /// Late wake-ups and overruns come from the shared machine's scheduler, with or without an update: none with
-    /// KAIRO_STRICT_DEADLINES=1, else at most 1% of the ticks (the rule of the other load tests).
-    /// </summary>
-    private static void AssertNoMissesBeyondNoise(JsonObject before, JsonObject after)
-    {
-        long ticks = (long)after["ticks"]! - (long)before["ticks"]!;
-        long misses = (long)after["deadlineMisses"]! - (long)before["deadlineMisses"]!;
-        long allowed = Environment.GetEnvironmentVariable("KAIRO_STRICT_DEADLINES") == "1" ? 0 : ticks / 100;
-        Assert.True(misses <= allowed, $"{misses} deadline misses in {ticks} ticks during the update (allowed {allowed}): {after["misses"]!.ToJsonString()}");
     }
 
     private static float Output(MosquittoMessage message) => (float)message.Json["outputs"]!["y"]![0]!;

@@ -205,23 +205,3 @@ internal static class TensorFiles
         TensorProtoCodec.WriteFile(path, TensorData.FromSpan<float>(values, tensor.Dims, tensor.Name));
     }
 }
-
-/// <summary>
-/// Deadline misses a test with a live loop forgives: none with KAIRO_STRICT_DEADLINES=1 (a quiet machine or a board),
-/// else 1% of the ticks measured, because the shared two-vCPU machines these tests run on stall threads for 5 ms
-/// and more now and then, with or without an update (the same rule as the control plane's load tests).
-/// </summary>
-internal static class DeadlineBudget
-{
-    public static long Allowed(long ticks) => Environment.GetEnvironmentVariable("KAIRO_STRICT_DEADLINES") == "1" ? 0 : ticks / 100;
-
-    /// <summary>Asserts the misses since <paramref name="before"/> are within the budget, naming each cause.</summary>
-    public static void AssertWithin(Kairo.Runtime.Loops.LoopMetrics metrics, (long Ticks, long Misses) before)
-    {
-        long ticks = metrics.Ticks - before.Ticks;
-        long misses = metrics.DeadlineMisses - before.Misses;
-        Assert.True(misses <= Allowed(ticks),
-            $"{misses} deadline misses in {ticks} ticks, more than the {Allowed(ticks)} allowed; by cause: " +
-            string.Join(", ", Enum.GetValues<Kairo.Runtime.Loops.MissCause>().Select(c => $"{c} {metrics.Misses(c)}")));
-    }
-}

@@ -6,14 +6,18 @@ using Kairo.Updates.Device;
 using Kairo.Updates.Http;
 using Kairo.Updates.Packages;
 using Kairo.Updates.Signing;
+using Kairo.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
+using Xunit.Abstractions;
 
 namespace Kairo.Updates.Tests;
 
 /// <summary>
 /// The device's update flow end to end in one process: a real loop runs scale_add v1 at 200 Hz, packages are served
 /// by the range server on loopback, and the agent downloads, verifies, stages, validates, swaps, watches and commits
-/// or refuses. Every attack ends refused with its code, v1 still running, and not one missed tick.
+/// or refuses. Every attack ends refused with its code, v1 still running, and not one missed tick: the loop runs
+/// pinned at SCHED_FIFO as on a board, and a tick missed inside a stall of the machine that a
+/// <see cref="StallWitness"/> above it on its CPU saw too is the machine's (<see cref="MissAudit"/>); any other fails.
 /// </summary>
 [Collection(UpdateAgentTests.Alone)]
 public sealed class UpdateAgentTests : IDisposable
@@ -24,9 +28,11 @@ public sealed class UpdateAgentTests : IDisposable
     private readonly ScratchDirectory _scratch = new();
     private readonly RangeHttpServer _server;
     private readonly Device _device;
+    private readonly ITestOutputHelper _output;
 
-    public UpdateAgentTests()
+    public UpdateAgentTests(ITestOutputHelper output)
     {
+        _output = output;
         Repo.LoadOnnxRuntime();
         Directory.CreateDirectory(_scratch.Combine("served"));
         _server = RangeHttpServer.Start(_scratch.Combine("served"));
@@ -44,15 +50,16 @@ public sealed class UpdateAgentTests : IDisposable
     public void ANewerSignedPackageIsCommittedAndRunsWithoutAMissedTick()
     {
         Uri url = Publish("v2", Packages.Options("scale_add_v2.onnx", version: 2), Keys.Alice, Keys.Bob);
-        var before = (_device.Loop.Metrics.Ticks, _device.Loop.Metrics.DeadlineMisses);
+        long missesBefore = _device.Loop.Metrics.MissRecords;
 
         UpdateProgress end = _device.Run(url);
 
+        _device.AssertNoMissOfKairos(missesBefore, _output);
         Assert.True(end.Step == UpdateStep.Committed, end.Message);
         Assert.Equal(2, _device.Loop.Model.Version);
         Assert.Equal(2, _device.Store.Find("scale_add")!.Active!.Version);
         Assert.Equal(2, _device.Store.Find("scale_add")!.HighestVersion);
-        DeadlineBudget.AssertWithin(_device.Loop.Metrics, before);
+        _device.AssertNoMissOfKairos(missesBefore, _output);
         Assert.Equal(
             [UpdateStep.Download, UpdateStep.Verify, UpdateStep.Stage, UpdateStep.Validate, UpdateStep.Activate, UpdateStep.Health, UpdateStep.Commit, UpdateStep.Committed],
             _device.Steps.Distinct().ToArray());
@@ -86,7 +93,7 @@ public sealed class UpdateAgentTests : IDisposable
     public void AnAttackIsRefusedWithItsReasonWhileV1KeepsRunning(string attack, UpdateFailure expected)
     {
         Uri url = Attack(attack);
-        var before = (_device.Loop.Metrics.Ticks, _device.Loop.Metrics.DeadlineMisses);
+        long missesBefore = _device.Loop.Metrics.MissRecords;
 
         UpdateProgress end = _device.Run(url);
 
@@ -95,9 +102,10 @@ public sealed class UpdateAgentTests : IDisposable
         Assert.Equal(1, _device.Loop.Model.Version);
         Assert.Equal("scale_add", _device.Loop.Model.Name);
         Assert.Null(_device.Store.Find("scale_add")?.Active);
-        _device.WaitForTicks(before.Ticks + 200); // a window of a second or more, so the budget is not zero by rounding
-        Assert.True(_device.Loop.Metrics.Ticks >= before.Ticks + 200, "the loop kept ticking");
-        DeadlineBudget.AssertWithin(_device.Loop.Metrics, before);
+        long ticks = _device.Loop.Metrics.Ticks;
+        _device.WaitForTicks(ticks + 20);
+        Assert.True(_device.Loop.Metrics.Ticks >= ticks + 20, "the loop kept ticking");
+        _device.AssertNoMissOfKairos(missesBefore, _output);
         Assert.DoesNotContain(_device.Steps, s => s is UpdateStep.Activate or UpdateStep.Health);
         Assert.Equal(expected.ToCode(), _device.Journal.History[0].Failure);
         Assert.Empty(Directory.Exists(_device.Store.Directory + "/packages") ? Directory.GetDirectories(_device.Store.Directory + "/packages") : []);
@@ -183,7 +191,7 @@ public sealed class UpdateAgentTests : IDisposable
     public void RollBackReturnsToTheProfileModelAndTheRolledBackVersionIsNotInstalledAgain()
     {
         Uri url = Publish("v2", Packages.Options("scale_add_v2.onnx", version: 2), Keys.Alice, Keys.Bob);
-        var before = (_device.Loop.Metrics.Ticks, _device.Loop.Metrics.DeadlineMisses);
+        long missesBefore = _device.Loop.Metrics.MissRecords;
         Assert.Equal(UpdateStep.Committed, _device.Run(url).Step);
 
         string line = _device.Agent.RollBack("scale_add");
@@ -194,7 +202,7 @@ public sealed class UpdateAgentTests : IDisposable
         Assert.Equal(2, _device.Store.Find("scale_add")!.HighestVersion);
         Assert.Throws<InvalidOperationException>(() => _device.Agent.RollBack("scale_add"));
         Assert.Equal(UpdateFailure.VersionNotNewer, _device.Run(url).Failure);
-        DeadlineBudget.AssertWithin(_device.Loop.Metrics, before);
+        _device.AssertNoMissOfKairos(missesBefore, _output);
     }
 
     [Fact]
@@ -327,7 +335,10 @@ public sealed class UpdateAgentTests : IDisposable
 
         public Device(string stateDirectory, UpdateAgentOptions? options = null)
         {
-            var loopOptions = new LoopOptions { Name = "drive", RateHz = 200 };
+            // Pinned at SCHED_FIFO as a board profile runs a loop, watched by a witness above it on the same CPU.
+            int cpu = Environment.ProcessorCount - 1;
+            Witness = StallWitness.Start(cpu, priority: 60);
+            var loopOptions = new LoopOptions { Name = "drive", RateHz = 200, Priority = 50, CpuAffinity = [cpu] };
             Host = new TestHost();
             Store = new ModelStore(Path.Combine(stateDirectory, "store"), keepOlder: 1);
             Journal = new UpdateJournal(Path.Combine(stateDirectory, "updates"));
@@ -335,6 +346,9 @@ public sealed class UpdateAgentTests : IDisposable
                 (options ?? new UpdateAgentOptions()) with
                 {
                     HealthWindow = options?.HealthWindow ?? TimeSpan.FromMilliseconds(500),
+                    // The machine's stalls may miss a tick or two in a window; the tests hold Kairo to none of its own
+                    // with AssertNoMissOfKairos. A negative ratio (a window that must fail) is kept.
+                    MaxMissRatio = options is { MaxMissRatio: < 0 } ? options.MaxMissRatio : 0.05,
                     Download = new DownloadOptions { Attempts = 2, RetryDelay = TimeSpan.FromMilliseconds(50) },
                 },
                 Packages.Verifier(threshold: 2),
@@ -359,6 +373,8 @@ public sealed class UpdateAgentTests : IDisposable
         }
 
         public TestHost Host { get; }
+
+        public StallWitness Witness { get; }
 
         public ModelStore Store { get; }
 
@@ -389,16 +405,26 @@ public sealed class UpdateAgentTests : IDisposable
 
         public UpdateProgress WaitFor(Func<UpdateProgress, bool> match)
         {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            foreach (UpdateProgress progress in _reports.GetConsumingEnumerable(timeout.Token))
+            var seen = new List<string>();
+            var until = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            while (_reports.TryTake(out UpdateProgress? progress, until - DateTime.UtcNow is var left && left > TimeSpan.Zero ? left : TimeSpan.Zero))
             {
                 if (match(progress))
                 {
                     return progress;
                 }
+
+                seen.Add($"{progress.Step.ToName()}: {progress.Message}");
             }
 
-            throw new TimeoutException();
+            throw new TimeoutException($"no such progress within 60 s; saw: {string.Join(" | ", seen)}");
+        }
+
+        /// <summary>Asserts every tick missed since <paramref name="missesBefore"/> fell in a stall of the machine.</summary>
+        public void AssertNoMissOfKairos(long missesBefore, ITestOutputHelper output)
+        {
+            Assert.Empty(Loop.Warnings);
+            MissAudit.AssertOnlyMachineStalls(Loop.Metrics, missesBefore, Witness, output);
         }
 
         /// <summary>Lets the loop's first ticks (JIT, first runs) pass, so that misses counted from here are the update's.</summary>
@@ -418,6 +444,7 @@ public sealed class UpdateAgentTests : IDisposable
             Agent.Dispose();
             Loop.Dispose();
             Loop.Model.Dispose();
+            Witness.Dispose();
         }
     }
 

@@ -22,8 +22,11 @@ public static class LoopReport
         ["outputs"] = new JsonArray(loop.Layout.Output.Slots.Select(s => (JsonNode?)s.ToString()).ToArray()),
     };
 
-    /// <summary>The counters and latency percentiles since the loop was created.</summary>
-    public static JsonObject Metrics(ControlLoop loop)
+    /// <summary>
+    /// The counters and latency percentiles since the loop was created; with <paramref name="recentMisses"/>, also the
+    /// newest missed ticks with their CLOCK_MONOTONIC times (for <c>metrics.get</c>, not for every telemetry message).
+    /// </summary>
+    public static JsonObject Metrics(ControlLoop loop, bool recentMisses = false)
     {
         var m = loop.Metrics;
         var misses = new JsonObject();
@@ -32,7 +35,7 @@ public static class LoopReport
             misses[Camel(cause.ToString())] = m.Misses(cause);
         }
 
-        return new JsonObject
+        var report = new JsonObject
         {
             ["loop"] = loop.Name,
             ["ts"] = DateTimeOffset.UtcNow.ToString("O"),
@@ -52,7 +55,29 @@ public static class LoopReport
             ["latenessNs"] = Percentiles(m.WakeLateness.Snapshot()),
             ["endToEndNs"] = Percentiles(m.EndToEnd.Snapshot()),
         };
+        if (recentMisses)
+        {
+            report["recentMisses"] = new JsonArray(m.RecentMisses().Select(r => (JsonNode?)Miss(r)).ToArray());
+        }
+
+        return report;
     }
+
+    /// <summary>One missed tick: why, by how much, and when (CLOCK_MONOTONIC nanoseconds).</summary>
+    public static JsonObject Miss(MissRecord r) => new()
+    {
+        ["seq"] = r.Sequence,
+        ["tick"] = r.Tick,
+        ["cause"] = Camel(r.Cause.ToString()),
+        ["overruns"] = r.Overruns,
+        ["overshootNs"] = r.OvershootNanoseconds,
+        ["releaseNs"] = r.Release,
+        ["deadlineNs"] = r.Deadline,
+        ["wakeNs"] = r.Wake,
+        ["finishedNs"] = r.Finished,
+        ["endNs"] = r.End,
+        ["periodNs"] = r.Period,
+    };
 
     public static JsonObject Percentiles(HistogramSnapshot s) => new()
     {

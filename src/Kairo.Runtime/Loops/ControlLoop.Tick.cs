@@ -8,6 +8,8 @@ namespace Kairo.Runtime.Loops;
 // The loop thread. Everything here runs every tick: no allocation, no formatting, no locks, no waits but the deadline.
 public sealed partial class ControlLoop
 {
+    private const int NoMiss = -1;
+
     private void RunTicks()
     {
         var metrics = Metrics;
@@ -33,6 +35,8 @@ public sealed partial class ControlLoop
             }
 
             long deadline = release + Volatile.Read(ref _deadlineNanoseconds);
+            long finished = wake;
+            int missed = NoMiss;
             FrameFlags flags = FrameFlags.None;
             bool emit = true;
             if (_safeOverride)
@@ -43,10 +47,11 @@ public sealed partial class ControlLoop
             {
                 long started = MonotonicClock.NowNanoseconds();
                 bool ok = RunInference();
-                long finished = MonotonicClock.NowNanoseconds();
+                finished = MonotonicClock.NowNanoseconds();
                 metrics.Inference.Record(finished - started);
                 if (!ok)
                 {
+                    missed = (int)MissCause.InferenceError;
                     metrics.CountMiss(MissCause.InferenceError);
                     flags = FrameFlags.Safe;
                 }
@@ -60,7 +65,8 @@ public sealed partial class ControlLoop
 
                     if (finished > deadline)
                     {
-                        metrics.CountMiss(wake > deadline ? MissCause.LateWakeup : MissCause.SlowInference);
+                        missed = (int)(wake > deadline ? MissCause.LateWakeup : MissCause.SlowInference);
+                        metrics.CountMiss((MissCause)missed);
                         switch (_options.MissPolicy)
                         {
                             case MissPolicy.Skip: emit = false; break;
@@ -99,14 +105,22 @@ public sealed partial class ControlLoop
             }
 
             long period = Volatile.Read(ref _periodNanoseconds);
-            release += period;
-            if (end > release)
+            long next = release + period;
+            long behind = 0;
+            if (end > next)
             {
                 // Fell behind by whole periods: count them and realign rather than run a burst of late ticks.
-                long behind = ((end - release) / period) + 1;
+                behind = ((end - next) / period) + 1;
                 metrics.CountMiss(MissCause.Overrun, behind);
-                release += behind * period;
             }
+
+            if (missed != NoMiss || behind > 0)
+            {
+                var cause = missed == NoMiss ? MissCause.Overrun : (MissCause)missed;
+                metrics.RecordMiss(new MissRecord(0, tick, cause, behind, release, deadline, wake, finished, end, period));
+            }
+
+            release = next + (behind * period);
         }
 
         // The last word of a stopping loop is its safe output.

@@ -23,7 +23,13 @@ public enum MissCause
 /// </summary>
 public sealed class LoopMetrics
 {
+    /// <summary>How many missed ticks <see cref="RecentMisses"/> keeps: the newest, in fixed memory.</summary>
+    public const int RecentMissCapacity = 64;
+
     private readonly long[] _misses = new long[Enum.GetValues<MissCause>().Length];
+    private readonly MissRecord[] _recent = new MissRecord[RecentMissCapacity];
+    private long _missRecordsStarted;
+    private long _missRecords;
     private long _ticks;
     private long _fresh;
     private long _held;
@@ -79,6 +85,39 @@ public sealed class LoopMetrics
 
             return total;
         }
+    }
+
+    /// <summary>Missed ticks recorded since the loop was created (each one <see cref="MissRecord"/>, of one or more misses).</summary>
+    public long MissRecords => Volatile.Read(ref _missRecords);
+
+    /// <summary>
+    /// The newest missed ticks (at most <see cref="RecentMissCapacity"/>) whose sequence number is above
+    /// <paramref name="afterSequence"/>, oldest first. Read without a lock: a record the loop thread overwrote while
+    /// it was being copied is left out, so a gap in the sequence numbers means records were lost to newer ones.
+    /// </summary>
+    public IReadOnlyList<MissRecord> RecentMisses(long afterSequence = 0)
+    {
+        long written = Volatile.Read(ref _missRecords);
+        long first = Math.Max(afterSequence + 1, written - RecentMissCapacity + 1);
+        var copies = new List<MissRecord>((int)Math.Max(0, written - first + 1));
+        for (long sequence = first; sequence <= written; sequence++)
+        {
+            copies.Add(_recent[(sequence - 1) % RecentMissCapacity]);
+        }
+
+        Interlocked.MemoryBarrier();
+        long started = Volatile.Read(ref _missRecordsStarted);
+        copies.RemoveAll(r => r.Sequence <= started - RecentMissCapacity || r.Sequence < first);
+        return copies;
+    }
+
+    internal void RecordMiss(in MissRecord record)
+    {
+        long sequence = _missRecords + 1;
+        Volatile.Write(ref _missRecordsStarted, sequence);
+        Interlocked.MemoryBarrier();
+        _recent[(sequence - 1) % RecentMissCapacity] = record with { Sequence = sequence };
+        Volatile.Write(ref _missRecords, sequence);
     }
 
     internal void CountTick() => Volatile.Write(ref _ticks, _ticks + 1);
