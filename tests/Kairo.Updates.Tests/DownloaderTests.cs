@@ -577,12 +577,16 @@ public sealed class DownloaderTests : IClassFixture<DownloaderPackages>, IDispos
         await using var server = new ScriptedServer(exchange => exchange.ServeAsync(_packages.Signed.Bytes), leaf);
 
         var ex = await Assert.ThrowsAsync<UpdateException>(() =>
-            new PackageDownloader(Fast with { Attempts = 1 })
+            new PackageDownloader(Fast) // three attempts allowed; a refused certificate is not worth a second
                 .DownloadAsync(server.Url(), PartPath, new HeadJudge(threshold: 2).Authorize, null, CancellationToken.None).WaitAsync(s_bound));
 
         Assert.Equal(UpdateFailure.DownloadFailed, ex.Failure);
         Assert.Contains("SSL", ex.Message);
+        Assert.Contains("certificate was not accepted", ex.Message);
+        Assert.Contains("not retried", ex.Message);
+        Assert.Contains("caFile", ex.Message);
         Assert.Empty(server.Requests); // no request leaves the device over an untrusted connection
+        Assert.Equal(1, server.Connections);
     }
 
     [Fact]

@@ -77,6 +77,10 @@ public sealed partial class PackageDownloader
             {
                 return NoResponseHead();
             }
+            catch (HttpRequestException ex) when (IsCertificateRefused(ex))
+            {
+                return new Interruption(Describe(ex), Untrusted: true);
+            }
             catch (HttpRequestException ex)
             {
                 return new Interruption(Describe(ex));
@@ -118,6 +122,12 @@ public sealed partial class PackageDownloader
         {
             string kept = string.Create(CultureInfo.InvariantCulture,
                 $"{_part.Length} bytes had arrived");
+            if (last.Untrusted)
+            {
+                return new UpdateException(UpdateFailure.DownloadFailed, string.Create(CultureInfo.InvariantCulture,
+                    $"{url}: the server's TLS certificate was not accepted ({last.Reason}); not retried, since another attempt would meet the same certificate; {kept}. Give the device the CA that issued it (updates.download.caFile in the profile), or check that the URL names the host the certificate was issued for"));
+            }
+
             return last.Stalled
                 ? new UpdateException(UpdateFailure.DownloadStalled, string.Create(CultureInfo.InvariantCulture,
                     $"{url}: the transfer moved fewer than {_options.MinBytesPerSecond} bytes/s over a whole {_options.ThroughputWindow.TotalSeconds:0.###} s window in the last of {_options.Attempts} attempts; {kept}. Check the device's network, or for a slow link lower DownloadOptions.MinBytesPerSecond or widen ThroughputWindow"))
@@ -380,6 +390,20 @@ public sealed partial class PackageDownloader
         }
 
         /// <summary>An exception as a reason for the final error: its message and the socket error under it, if any.</summary>
+        /// <summary>The TLS handshake ended because the server's certificate was refused, not because the connection broke.</summary>
+        private static bool IsCertificateRefused(HttpRequestException ex)
+        {
+            for (Exception? inner = ex.InnerException; inner is not null; inner = inner.InnerException)
+            {
+                if (inner is System.Security.Authentication.AuthenticationException)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
         private static string Describe(Exception ex)
         {
             string text = ex.Message;

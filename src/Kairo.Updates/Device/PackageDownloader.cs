@@ -119,6 +119,11 @@ public sealed partial class PackageDownloader
             {
                 return download.Finish();
             }
+
+            if (last.Untrusted)
+            {
+                break;
+            }
         }
 
         throw download.GaveUp(last!);
@@ -226,5 +231,6 @@ public sealed partial class PackageDownloader
     /// <param name="Reason">What went wrong, for the final error: the HTTP status, socket error or timeout.</param>
     /// <param name="Stalled">The transfer fell under the throughput floor for a whole window.</param>
     /// <param name="RetryAtOnce">The part file was emptied because the server holds another file; start over without waiting.</param>
-    private sealed record Interruption(string Reason, bool Stalled = false, bool RetryAtOnce = false);
+    /// <param name="Untrusted">The server's TLS certificate was refused: no other attempt is made.</param>
+    private sealed record Interruption(string Reason, bool Stalled = false, bool RetryAtOnce = false, bool Untrusted = false);
 }
