@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using Kairo.Onnx;
+using Kairo.Runtime.Frames;
 using Kairo.Runtime.Loops;
+using Kairo.Runtime.Sinks;
 using Kairo.Runtime.Sources;
 using Kairo.Updates.Device;
 using Kairo.Updates.Http;
@@ -128,6 +130,22 @@ public sealed class UpdateAgentTests : IDisposable
         Assert.True(strict.Loop.Metrics.Ticks > before.Ticks + 40, "the loop ticked through the update and the rollback");
         Assert.Contains(strict.Changes, c => c.StartsWith("model.activated", StringComparison.Ordinal));
         Assert.Contains(strict.Changes, c => c.StartsWith("model.rolled-back", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void AHealthWindowWithLateTicksIsRolledBackAndTheReasonNamesWhatMadeThemLate()
+    {
+        // While v2 runs, every 10th tick's output takes 12 ms to hand over: each such tick ends two periods late.
+        using var slow = new Device(_scratch.Combine("slow"), new UpdateAgentOptions { HealthWindow = TimeSpan.FromMilliseconds(500) }, new SlowWhileVersion(2));
+        Uri url = Publish("v2", Packages.Options("scale_add_v2.onnx", version: 2), Keys.Alice, Keys.Bob);
+
+        UpdateProgress end = slow.Run(url);
+        _output.WriteLine(end.Message);
+
+        Assert.Equal(UpdateStep.RolledBack, end.Step);
+        Assert.Equal(UpdateFailure.HealthFailed, end.Failure);
+        Assert.Matches(@"loop drive: \d+ of \d+ ticks missed their deadline, more than 5\.0 %; \d+ late ticks by cause: .*overrun \d+, and \d+ periods overrun; the worst \d+\.\d ms late \(overrun at tick \d+\)", end.Message);
+        Assert.Equal(1, slow.Loop.Model.Version);
     }
 
     [Fact]
@@ -335,7 +353,7 @@ public sealed class UpdateAgentTests : IDisposable
     {
         private readonly BlockingCollection<UpdateProgress> _reports = new();
 
-        public Device(string stateDirectory, UpdateAgentOptions? options = null)
+        public Device(string stateDirectory, UpdateAgentOptions? options = null, IFrameSink? sink = null)
         {
             // Pinned at SCHED_FIFO as a board profile runs a loop, watched by a witness above it on the same CPU.
             int cpu = Environment.ProcessorCount - 1;
@@ -367,7 +385,7 @@ public sealed class UpdateAgentTests : IDisposable
             ModelSource source = Agent.ActiveModel("scale_add") is var (path, version)
                 ? Host.Source("scale_add", path, version.Version, version.Release)
                 : Host.ProfileSource("scale_add");
-            Loop = new ControlLoop(loopOptions, ModelInstance.Load(source, loopOptions), new SyntheticSource(SyntheticPattern.Constant, 0f), []);
+            Loop = new ControlLoop(loopOptions, ModelInstance.Load(source, loopOptions), new SyntheticSource(SyntheticPattern.Constant, 0f), sink is null ? [] : [sink]);
             Host.Loop = Loop;
             Loop.Start();
             WarmUp();
@@ -447,6 +465,30 @@ public sealed class UpdateAgentTests : IDisposable
             Loop.Dispose();
             Loop.Model.Dispose();
             Witness.Dispose();
+        }
+    }
+
+    /// <summary>Holds the loop thread 12 ms on every 10th tick of one model version: ticks that end periods late.</summary>
+    private sealed class SlowWhileVersion(long version) : IFrameSink
+    {
+        public string Description => "slow";
+
+        public SinkCounters Counters { get; } = new();
+
+        public void Open(FrameLayout layout)
+        {
+        }
+
+        public void Write(in TickFrame tick, ReadOnlySpan<byte> outputs)
+        {
+            if (tick.ModelVersion == version && tick.Sequence % 10 == 0)
+            {
+                Thread.Sleep(12);
+            }
+        }
+
+        public void Dispose()
+        {
         }
     }
 

@@ -32,7 +32,7 @@ public static class LoopReport
         var misses = new JsonObject();
         foreach (var cause in Enum.GetValues<MissCause>())
         {
-            misses[Camel(cause.ToString())] = m.Misses(cause);
+            misses[cause.ToName()] = m.Misses(cause);
         }
 
         var report = new JsonObject
@@ -68,7 +68,7 @@ public static class LoopReport
     {
         ["seq"] = r.Sequence,
         ["tick"] = r.Tick,
-        ["cause"] = Camel(r.Cause.ToString()),
+        ["cause"] = r.Cause.ToName(),
         ["overruns"] = r.Overruns,
         ["overshootNs"] = r.OvershootNanoseconds,
         ["releaseNs"] = r.Release,
@@ -89,6 +89,4 @@ public static class LoopReport
         ["max"] = s.Max,
         ["mean"] = Math.Round(s.Mean, 1),
     };
-
-    private static string Camel(string name) => char.ToLowerInvariant(name[0]) + name[1..];
 }

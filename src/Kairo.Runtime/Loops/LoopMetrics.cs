@@ -18,6 +18,19 @@ public enum MissCause
     Overrun,
 }
 
+public static class MissCauseNames
+{
+    /// <summary>The cause as the control plane and the docs name it: <c>lateWakeup</c>, <c>slowInference</c>, ...</summary>
+    public static string ToName(this MissCause cause) => cause switch
+    {
+        MissCause.LateWakeup => "lateWakeup",
+        MissCause.SlowInference => "slowInference",
+        MissCause.InferenceError => "inferenceError",
+        MissCause.Overrun => "overrun",
+        _ => throw new ArgumentOutOfRangeException(nameof(cause), cause, null),
+    };
+}
+
 /// <summary>
 /// A loop's counters and latency histograms. The loop thread is the only writer; any thread reads, without locks.
 /// </summary>

@@ -335,7 +335,7 @@ public sealed partial class UpdateAgent
             if (ticks > 0 && misses > _options.MaxMissRatio * ticks)
             {
                 problems.Add(string.Create(CultureInfo.InvariantCulture,
-                    $"loop {loop.Name}: {misses} of {ticks} ticks missed their deadline, more than {_options.MaxMissRatio:P1}"));
+                    $"loop {loop.Name}: {misses} of {ticks} ticks missed their deadline, more than {_options.MaxMissRatio:P1}{MissCauses(loop, then.MissRecords)}"));
             }
         }
 
@@ -343,7 +343,27 @@ public sealed partial class UpdateAgent
     }
 
     private static HealthSample Sample(ControlLoop loop) =>
-        new(loop.Metrics.Ticks, loop.Metrics.Misses(MissCause.InferenceError), loop.Metrics.NanOutputs, loop.Metrics.DeadlineMisses, loop.Metrics.FreshOutputs);
+        new(loop.Metrics.Ticks, loop.Metrics.Misses(MissCause.InferenceError), loop.Metrics.NanOutputs, loop.Metrics.DeadlineMisses, loop.Metrics.FreshOutputs, loop.Metrics.MissRecords);
+
+    /// <summary>
+    /// What the window's missed ticks were, from the loop's record of them: a slow model shows as slow inference, a
+    /// device that stalls the loop thread as late wake-ups and overruns.
+    /// </summary>
+    private static string MissCauses(ControlLoop loop, long afterRecord)
+    {
+        IReadOnlyList<MissRecord> missed = loop.Metrics.RecentMisses(afterRecord);
+        if (missed.Count == 0)
+        {
+            return "";
+        }
+
+        var causes = missed.GroupBy(m => m.Cause).OrderBy(g => g.Key).Select(g => string.Create(CultureInfo.InvariantCulture, $"{g.Key.ToName()} {g.Count()}"));
+        long overruns = missed.Sum(m => m.Overruns);
+        MissRecord worst = missed.MaxBy(m => m.OvershootNanoseconds);
+        string newest = missed.Count < loop.Metrics.MissRecords - afterRecord ? "the newest " : "";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"; {newest}{missed.Count} late ticks by cause: {string.Join(", ", causes)}, and {overruns} periods overrun; the worst {worst.OvershootNanoseconds / 1e6:0.0} ms late ({worst.Cause.ToName()} at tick {worst.Tick})");
+    }
 
     private void Commit(Job job)
     {
@@ -466,7 +486,7 @@ public sealed partial class UpdateAgent
         }
     }
 
-    private readonly record struct HealthSample(long Ticks, long Errors, long NaNs, long Misses, long Fresh);
+    private readonly record struct HealthSample(long Ticks, long Errors, long NaNs, long Misses, long Fresh, long MissRecords);
 
     /// <summary>Reports download progress inline (the downloader's thread), and pauses mid-transfer for crash tests.</summary>
     private sealed class DownloadReporter(UpdateAgent agent, Job job, CancellationToken token) : IProgress<DownloadProgress>
