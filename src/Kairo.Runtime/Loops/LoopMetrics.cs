@@ -118,10 +118,21 @@ public sealed class LoopMetrics
             copies.Add(_recent[(sequence - 1) % RecentMissCapacity]);
         }
 
+        // The loop thread announces each record before it writes its slot, the slot of the record a capacity older:
+        // a copy of such a slot may be torn, so it is left out by the sequence it was read for, not by what it holds.
         Interlocked.MemoryBarrier();
-        long started = Volatile.Read(ref _missRecordsStarted);
-        copies.RemoveAll(r => r.Sequence <= started - RecentMissCapacity || r.Sequence < first);
-        return copies;
+        long overwritten = Volatile.Read(ref _missRecordsStarted) - RecentMissCapacity;
+        var kept = new List<MissRecord>(copies.Count);
+        for (int i = 0; i < copies.Count; i++)
+        {
+            long sequence = first + i;
+            if (sequence > overwritten && copies[i].Sequence == sequence)
+            {
+                kept.Add(copies[i]);
+            }
+        }
+
+        return kept;
     }
 
     internal void RecordMiss(in MissRecord record)
