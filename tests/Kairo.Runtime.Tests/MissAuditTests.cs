@@ -92,6 +92,42 @@ public sealed class MissAuditTests
         Assert.True(kept.Zip(kept.Skip(1)).All(p => p.First.Tick < p.Second.Tick), "ticks in order");
     }
 
+    [Fact]
+    public void ReadersRacingTheLoopSeeWholeRecordsOnly()
+    {
+        var options = new LoopOptions { Name = "race", RateHz = 1000, MissPolicy = MissPolicy.Safe };
+        using var sink = new HoldingSink(holdAtTick: 0, TimeSpan.FromMilliseconds(1)); // a miss nearly every tick
+        using var model = ModelInstance.Load(Repo.Source("scale_add_v1.onnx", version: 1), options);
+        using var loop = new ControlLoop(options, model, new SyntheticSource(SyntheticPattern.Constant, 0f), [sink]);
+        loop.Start();
+        Assert.True(SpinWait.SpinUntil(() => loop.Metrics.MissRecords > LoopMetrics.RecentMissCapacity, TimeSpan.FromSeconds(20)));
+
+        int reads = 0;
+        long seen = 0;
+        for (var until = DateTime.UtcNow + TimeSpan.FromMilliseconds(500); DateTime.UtcNow < until; reads++)
+        {
+            var kept = loop.Metrics.RecentMisses();
+            Assert.True(kept.Count > 0, "each read keeps records");
+            for (int i = 0; i < kept.Count; i++)
+            {
+                var r = kept[i];
+                if (i > 0)
+                {
+                    Assert.True(r.Sequence == kept[i - 1].Sequence + 1, $"read {reads}: sequence {r.Sequence} after {kept[i - 1].Sequence}");
+                }
+
+                Assert.True(r.Release < r.Deadline && r.Release <= r.Wake && r.Wake <= r.Finished && r.Finished <= r.End, $"read {reads}: a torn record {r}");
+                Assert.Equal(1_000_000, r.Period);
+            }
+
+            Assert.True(kept[^1].Sequence >= seen, "the newest record never goes back");
+            seen = kept[^1].Sequence;
+        }
+
+        loop.Stop();
+        Assert.True(reads > 10, $"{reads} reads");
+    }
+
     /// <summary>Holds the loop thread for a while on one tick (or on every tick when <c>holdAtTick</c> is 0).</summary>
     private sealed class HoldingSink(ulong holdAtTick, TimeSpan hold) : IFrameSink
     {
