@@ -78,6 +78,19 @@ public static class MissAudit
         return explained;
     }
 
+    /// <summary>
+    /// The missed ticks between two <c>metrics.get</c> replies of one loop, asserting that the record accounts for
+    /// every miss the loop counted in between (none lost to the record's capacity).
+    /// </summary>
+    public static IReadOnlyList<MissRecord> Between(JsonNode before, JsonNode after)
+    {
+        long seen = FromJson(before["recentMisses"]!.AsArray()).Select(m => m.Sequence).DefaultIfEmpty(0).Max();
+        var misses = FromJson(after["recentMisses"]!.AsArray()).Where(m => m.Sequence > seen).ToArray();
+        long counted = (long)after["deadlineMisses"]! - (long)before["deadlineMisses"]!;
+        Assert.True(misses.Sum(m => m.Count) == counted, $"the recent misses account for all {counted} misses counted: {after["recentMisses"]!.ToJsonString()}");
+        return misses;
+    }
+
     /// <summary>The <c>recentMisses</c> of a loop's <c>metrics.get</c> reply.</summary>
     public static IReadOnlyList<MissRecord> FromJson(JsonArray? recentMisses) =>
         (recentMisses ?? []).Select(n => n!.AsObject()).Select(o => new MissRecord(
