@@ -66,7 +66,7 @@ public sealed class ControlPlaneAotTests(ControlPlaneAotTests.SharedBroker share
                 using var after = MosquittoWatch.Start(_broker, "kairo/e2e-1/state");
                 var retained = after.WaitFor(m => m.Topic == "kairo/e2e-1/state", "the retained state after the stop", Patience);
                 Assert.True(retained.Retained);
-                Assert.Equal(offline.Payload, retained.Payload); // the device's own offline
+                Assert.True(offline.Payload == retained.Payload, $"the retained state is the device's own offline {offline.Payload}, not {retained.Payload}\nkairod:\n{device.Daemon.Output}\nbroker:\n{string.Join('\n', _broker.Output.Split('\n').TakeLast(30))}");
             }
         }
         finally

@@ -13,10 +13,11 @@ public sealed partial class MqttClient
     private TimeSpan _restartDelay;
 
     /// <summary>
-    /// Disconnects normally, so the broker discards the last will (a daemon stopping on purpose publishes its own
-    /// offline state first), stops the network thread and frees the native client. Returns within twice
-    /// <see cref="MqttClientOptions.StopTimeout"/> whatever the network does (four times if a reconnect is being set
-    /// up at that moment).
+    /// Disconnects normally, once the broker has acknowledged what was published with QoS 1 or 2, so the broker
+    /// discards the last will (a daemon stopping on purpose publishes its own offline state first), stops the network
+    /// thread and frees the native client. Returns within two and a half times
+    /// <see cref="MqttClientOptions.StopTimeout"/> whatever the network does (four and a half times if a reconnect is
+    /// being set up at that moment).
     /// </summary>
     public void Dispose() => Shutdown(sendWill: false);
 
@@ -55,6 +56,9 @@ public sealed partial class MqttClient
 
     /// <summary>
     /// The order matters:
+    /// 0. for a normal disconnect, wait (up to half the stop timeout) for the broker's acknowledgements of what was
+    ///    published with QoS 1 or 2: one read after the DISCONNECT is requested would make libmosquitto drop the
+    ///    connection without it, and the broker would publish the will;
     /// 1. mute the session: no handler runs from here on;
     /// 2. DISCONNECT (normal, or with will under MQTT 5), which also tells libmosquitto not to reconnect, so its
     ///    thread writes the packet and ends; a 3.1.1 abort sends nothing;
@@ -78,6 +82,11 @@ public sealed partial class MqttClient
             if (session == null)
             {
                 return;
+            }
+
+            if (!sendWill && session.WaitForAcknowledgements(_options.StopTimeout / 2) is > 0 and var open)
+            {
+                Log.AcknowledgementsMissing(_logger, _broker, open, _options.StopTimeout.TotalSeconds / 2);
             }
 
             session.Mute();

@@ -33,6 +33,9 @@ public sealed partial class MqttClient
         [LoggerMessage(EventId = 108, Level = LogLevel.Warning, Message = "MQTT network thread for {Broker} did not finish its DISCONNECT within {Timeout} s and was cancelled")]
         public static partial void StopForced(ILogger logger, string broker, double timeout);
 
+        [LoggerMessage(EventId = 116, Level = LogLevel.Warning, Message = "MQTT broker {Broker} had not acknowledged {Open} QoS 1/2 messages after {Timeout} s; disconnecting anyway (should a late acknowledgement arrive first, the broker may publish the last will)")]
+        public static partial void AcknowledgementsMissing(ILogger logger, string broker, int open, double timeout);
+
         [LoggerMessage(EventId = 109, Level = LogLevel.Error, Message = "MQTT network thread for {Broker} could not be stopped in time ({Problem}); its native client stays allocated until it ends")]
         public static partial void StopStuck(ILogger logger, string broker, string? problem);
 

@@ -155,6 +155,7 @@ internal sealed unsafe partial class MosquittoSession
     {
         try
         {
+            Find(userData)?.Acknowledged(messageId); // muted or not: a graceful close waits on it
             if (Enter(userData) is not { } session)
             {
                 return;

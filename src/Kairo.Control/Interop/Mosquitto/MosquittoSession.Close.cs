@@ -33,6 +33,8 @@ internal enum SessionCloseOutcome
 internal sealed unsafe partial class MosquittoSession
 {
     private readonly ManualResetEventSlim _disconnectReported = new();
+    private readonly object _acknowledgements = new();
+    private readonly HashSet<int> _unacknowledged = [];
     private int _disconnectRequested;
 
     /// <summary>
@@ -41,6 +43,44 @@ internal sealed unsafe partial class MosquittoSession
     /// DISCONNECT to go out before considering a cancel.
     /// </summary>
     /// <param name="problem">For <see cref="SessionCloseOutcome.Stuck"/>, what was still going on.</param>
+    /// <summary>
+    /// Waits until the broker has acknowledged every QoS 1 or 2 message published on this session, or the timeout.
+    /// Call it before <see cref="Disconnect"/>: once libmosquitto has been asked to disconnect, any packet it reads
+    /// before its thread has written the DISCONNECT (a late PUBACK included) is a protocol error to it, and it closes
+    /// the socket without the DISCONNECT, so the broker publishes the last will. Returns how many are still open.
+    /// </summary>
+    public int WaitForAcknowledgements(TimeSpan timeout)
+    {
+        long until = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        lock (_acknowledgements)
+        {
+            while (_unacknowledged.Count > 0)
+            {
+                long left = until - Environment.TickCount64;
+                if (left <= 0)
+                {
+                    break;
+                }
+
+                Monitor.Wait(_acknowledgements, (int)left);
+            }
+
+            return _unacknowledged.Count;
+        }
+    }
+
+    /// <summary>The broker acknowledged message <paramref name="messageId"/> (or libmosquitto sent a QoS 0 one).</summary>
+    private void Acknowledged(int messageId)
+    {
+        lock (_acknowledgements)
+        {
+            if (_unacknowledged.Remove(messageId) && _unacknowledged.Count == 0)
+            {
+                Monitor.PulseAll(_acknowledgements);
+            }
+        }
+    }
+
     public SessionCloseOutcome Close(bool graceful, TimeSpan timeout, out string? problem)
     {
         Mute();

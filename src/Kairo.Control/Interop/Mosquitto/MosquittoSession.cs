@@ -95,7 +95,10 @@ internal sealed unsafe partial class MosquittoSession
         }
     }
 
-    /// <summary>Queues a PUBLISH; returns the libmosquitto code (<see cref="Mosquitto.MOSQ_ERR_NO_CONN"/> when not connected).</summary>
+    /// <summary>
+    /// Queues a PUBLISH; returns the libmosquitto code (<see cref="Mosquitto.MOSQ_ERR_NO_CONN"/> when not connected).
+    /// A QoS 1 or 2 message counts as unacknowledged until the broker's PUBACK or PUBCOMP for it has been read.
+    /// </summary>
     public int Publish(string topic, ReadOnlySpan<byte> payload, int qos, bool retain, MqttPublishProperties? properties)
     {
         nint list = 0;
@@ -108,7 +111,19 @@ internal sealed unsafe partial class MosquittoSession
 
             fixed (byte* p = payload)
             {
-                return Mosquitto.PublishV5(_handle, null, topic, payload.Length, p, qos, retain, list);
+                // Held across the call, so the network thread cannot report the acknowledgement before it is awaited
+                // (libmosquitto queues the packet under its own out-packet lock and returns; it never waits here).
+                lock (_acknowledgements)
+                {
+                    int messageId = 0;
+                    int rc = Mosquitto.PublishV5(_handle, &messageId, topic, payload.Length, p, qos, retain, list);
+                    if (rc == Mosquitto.MOSQ_ERR_SUCCESS && qos > 0)
+                    {
+                        _unacknowledged.Add(messageId);
+                    }
+
+                    return rc;
+                }
             }
         }
         catch (ObjectDisposedException)
