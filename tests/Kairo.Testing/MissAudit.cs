@@ -48,7 +48,8 @@ public static class MissAudit
     }
 
     /// <summary>As above, for misses read elsewhere (a daemon's <c>metrics.get</c>, see <see cref="FromJson"/>).</summary>
-    public static int AssertOnlyMachineStalls(IReadOnlyList<MissRecord> misses, StallWitness witness, ITestOutputHelper? output = null)
+    /// <param name="ownAllowed">Missed ticks of Kairo's own the caller knowingly tolerates (the test says why); 0 by default.</param>
+    public static int AssertOnlyMachineStalls(IReadOnlyList<MissRecord> misses, StallWitness witness, ITestOutputHelper? output = null, int ownAllowed = 0)
     {
         if (misses.Count == 0)
         {
@@ -67,13 +68,14 @@ public static class MissAudit
         }
 
         output?.WriteLine($"{misses.Count} missed ticks, {explained} in stalls the witness on CPU {witness.Cpu} saw:\n{report}");
-        if (explained < misses.Count && !witness.Privileged)
+        if (misses.Count - explained > ownAllowed && !witness.Privileged)
         {
             Assert.Fail($"{misses.Count - explained} missed ticks, and the stall witness could not run pinned at SCHED_FIFO above the loop " +
                 $"(run the tests as root), so they cannot be told apart from the machine's stalls:\n{report}{string.Join("\n", witness.Warnings)}");
         }
 
-        Assert.True(explained == misses.Count, $"{misses.Count - explained} of {misses.Count} missed ticks were not stalls of the machine:\n{report}");
+        Assert.True(misses.Count - explained <= ownAllowed,
+            $"{misses.Count - explained} of {misses.Count} missed ticks were not stalls of the machine{(ownAllowed > 0 ? $" (at most {ownAllowed} tolerated here)" : "")}:\n{report}");
         Assert.False(Strict, $"KAIRO_STRICT_DEADLINES=1 (a quiet machine or a board) forgives no missed tick, not even the machine's:\n{report}");
         return explained;
     }
