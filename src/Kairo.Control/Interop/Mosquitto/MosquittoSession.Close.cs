@@ -38,12 +38,6 @@ internal sealed unsafe partial class MosquittoSession
     private int _disconnectRequested;
 
     /// <summary>
-    /// Stops the network thread and releases the native client and the GCHandle. Call <see cref="Disconnect"/> first
-    /// for a clean end; <paramref name="graceful"/> says whether to wait (up to <paramref name="timeout"/>) for the
-    /// DISCONNECT to go out before considering a cancel.
-    /// </summary>
-    /// <param name="problem">For <see cref="SessionCloseOutcome.Stuck"/>, what was still going on.</param>
-    /// <summary>
     /// Waits until the broker has acknowledged every QoS 1 or 2 message published on this session, or the timeout.
     /// Call it before <see cref="Disconnect"/>: once libmosquitto has been asked to disconnect, any packet it reads
     /// before its thread has written the DISCONNECT (a late PUBACK included) is a protocol error to it, and it closes
@@ -81,6 +75,12 @@ internal sealed unsafe partial class MosquittoSession
         }
     }
 
+    /// <summary>
+    /// Stops the network thread and releases the native client and the GCHandle. Call <see cref="Disconnect"/> first
+    /// for a clean end; <paramref name="graceful"/> says whether to wait (up to <paramref name="timeout"/>) for the
+    /// DISCONNECT to go out before considering a cancel.
+    /// </summary>
+    /// <param name="problem">For <see cref="SessionCloseOutcome.Stuck"/>, what was still going on.</param>
     public SessionCloseOutcome Close(bool graceful, TimeSpan timeout, out string? problem)
     {
         Mute();
