@@ -176,6 +176,9 @@ internal sealed class Daemon : IDisposable
             }
         }
 
+        // Start-up's garbage (the profile, model loading, warm-up) is collected now, while no loop runs, so that
+        // neither this collection nor the heap it leaves behind falls on a tick.
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
         foreach (var (loop, section) in _loops.Zip(sections))
         {
             if (section.AutoStart ?? true)

@@ -44,7 +44,7 @@ internal static class DaemonCommand
         return root.Parse(args).Invoke();
     }
 
-    internal static string KairoVersion =>
+    internal static string KairoVersion { get; } =
         typeof(DaemonCommand).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "unknown";
 
     private static int RunDaemon(string? configPath, Overrides overrides)

@@ -15,13 +15,10 @@ internal sealed class DeviceCommands(Daemon daemon, ConsoleLog log)
 
     public void Register(CommandDispatcher dispatcher)
     {
-        dispatcher.Register("ping", _ => CommandReply.Success(new JsonObject
-        {
-            ["pong"] = true,
-            ["ts"] = DateTimeOffset.UtcNow.ToString("O"),
-            ["uptimeSeconds"] = Math.Round(daemon.Uptime.TotalSeconds, 3),
-        }));
-        dispatcher.Register("status", _ => CommandReply.Success(Status()));
+        var ping = CommandReply.Success(WritePong);
+        dispatcher.Register("ping", _ => ping);
+        var status = CommandReply.Success(WriteStatus);
+        dispatcher.Register("status", _ => status);
         dispatcher.Register("loop.start", LoopStart);
         dispatcher.Register("loop.stop", LoopStop);
         dispatcher.Register("loop.set-rate", LoopSetRate);
@@ -45,37 +42,58 @@ internal sealed class DeviceCommands(Daemon daemon, ConsoleLog log)
         }
     }
 
-    public JsonObject Status()
+    /// <summary>The <c>status</c> reply's data, written straight into the reply.</summary>
+    public void WriteStatus(Utf8JsonWriter w)
     {
         var plane = daemon.ControlPlane;
-        return new JsonObject
+        w.WriteStartObject();
+        w.WriteString("deviceId"u8, daemon.DeviceId);
+        w.WriteString("board"u8, daemon.Profile.Profile.Board);
+        w.WriteString("kairo"u8, DaemonCommand.KairoVersion);
+        w.WriteString("onnxRuntime"u8, OnnxRuntimeLibrary.Version);
+        w.WriteNumber("uptimeSeconds"u8, Math.Round(daemon.Uptime.TotalSeconds, 3));
+        w.WriteString("logLevel"u8, LowerName.Of(log.Minimum));
+        if (plane == null)
         {
-            ["deviceId"] = daemon.DeviceId,
-            ["board"] = daemon.Profile.Profile.Board,
-            ["kairo"] = DaemonCommand.KairoVersion,
-            ["onnxRuntime"] = OnnxRuntimeLibrary.Version,
-            ["uptimeSeconds"] = Math.Round(daemon.Uptime.TotalSeconds, 3),
-            ["logLevel"] = log.Minimum.ToString().ToLowerInvariant(),
-            ["mqtt"] = plane == null ? null : new JsonObject
-            {
-                ["connected"] = plane.IsConnected,
-                ["protocol"] = plane.Client.ProtocolVersion == Control.Mqtt.MqttProtocolVersion.Mqtt5 ? "5" : "3.1.1",
-                ["requests"] = new JsonObject
-                {
-                    ["received"] = plane.Counters.Received,
-                    ["executed"] = plane.Counters.Executed,
-                    ["rejected"] = plane.Counters.Rejected,
-                    ["busy"] = plane.Counters.Busy,
-                    ["unanswerable"] = plane.Counters.Unanswerable,
-                },
-            },
-            ["gpio"] = daemon.Hardware is { } hw ? new JsonObject
-            {
-                ["chip"] = hw.Chip,
-                ["estop"] = hw.HasEmergencyStop ? (hw.EmergencyStopEngaged ? "engaged" : "released") : "none",
-            } : null,
-            ["loops"] = new JsonArray(daemon.Loops.Select(l => (JsonNode?)LoopReport.Describe(l)).ToArray()),
-        };
+            w.WriteNull("mqtt"u8);
+        }
+        else
+        {
+            w.WriteStartObject("mqtt"u8);
+            w.WriteBoolean("connected"u8, plane.IsConnected);
+            w.WriteString("protocol"u8, plane.Client.ProtocolVersion == Control.Mqtt.MqttProtocolVersion.Mqtt5 ? "5" : "3.1.1");
+            w.WriteStartObject("requests"u8);
+            w.WriteNumber("received"u8, plane.Counters.Received);
+            w.WriteNumber("executed"u8, plane.Counters.Executed);
+            w.WriteNumber("rejected"u8, plane.Counters.Rejected);
+            w.WriteNumber("busy"u8, plane.Counters.Busy);
+            w.WriteNumber("unanswerable"u8, plane.Counters.Unanswerable);
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+
+        if (daemon.Hardware is { } hw)
+        {
+            w.WriteStartObject("gpio"u8);
+            w.WriteString("chip"u8, hw.Chip);
+            w.WriteString("estop"u8, hw.HasEmergencyStop ? (hw.EmergencyStopEngaged ? "engaged" : "released") : "none");
+            w.WriteEndObject();
+        }
+        else
+        {
+            w.WriteNull("gpio"u8);
+        }
+
+        w.WriteStartArray("loops"u8);
+        foreach (var loop in daemon.Loops)
+        {
+            LoopReport.WriteDescription(w, loop);
+        }
+
+        w.WriteEndArray();
+        w.WritePropertyName("gc"u8);
+        ProcessReport.WriteGc(w);
+        w.WriteEndObject();
     }
 
     /// <summary>Drives an input line of the simulated chip, as a wire would: for demos and tests of boards without GPIO.</summary>
@@ -198,14 +216,33 @@ internal sealed class DeviceCommands(Daemon daemon, ConsoleLog log)
         return CommandReply.Success(LoopReport.Describe(loop), $"{loop.Name}: {from} -> {next.Name} v{next.Version} between two ticks");
     }
 
+    private void WritePong(Utf8JsonWriter w)
+    {
+        w.WriteStartObject();
+        w.WriteBoolean("pong"u8, true);
+        w.WriteString("ts"u8, DateTimeOffset.UtcNow);
+        w.WriteNumber("uptimeSeconds"u8, Math.Round(daemon.Uptime.TotalSeconds, 3));
+        w.WriteEndObject();
+    }
+
     private CommandReply MetricsGet(CommandRequest request)
     {
         if (request.OptionalString("loop") is not null)
         {
-            return CommandReply.Success(LoopReport.Metrics(FindLoop(request), recentMisses: true));
+            var loop = FindLoop(request);
+            return CommandReply.Success(w => LoopReport.WriteMetrics(w, loop, recentMisses: true));
         }
 
-        return CommandReply.Success(new JsonArray(daemon.Loops.Select(l => (JsonNode?)LoopReport.Metrics(l, recentMisses: true)).ToArray()));
+        return CommandReply.Success(w =>
+        {
+            w.WriteStartArray();
+            foreach (var loop in daemon.Loops)
+            {
+                LoopReport.WriteMetrics(w, loop, recentMisses: true);
+            }
+
+            w.WriteEndArray();
+        });
     }
 
     private CommandReply LogLevel(CommandRequest request)

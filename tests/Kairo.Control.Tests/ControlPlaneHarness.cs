@@ -65,8 +65,23 @@ internal sealed class PlaneDevice : IDisposable
             }
 
             Interlocked.Increment(ref _floodRuns[(int)n]);
-            return CommandReply.Success(Loop != null ? LoopReport.Describe(Loop) : new JsonObject { ["n"] = n });
+            return Loop is { } loop ? CommandReply.Success(w => LoopReport.WriteDescription(w, loop)) : CommandReply.Success(new JsonObject { ["n"] = n });
         });
+
+        // Data written straight into the reply, as kairod's status is; and a writer that fails halfway through.
+        Dispatcher.Register("written", request => CommandReply.Success(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("by"u8, "writer");
+            w.WriteNumber("arguments"u8, request.Arguments.Count);
+            w.WriteEndObject();
+        }));
+        Dispatcher.Register("half-written", _ => CommandReply.Success(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("partial"u8, "yes");
+            throw new InvalidOperationException("the sensor table changed while it was written");
+        }));
 
         Plane = new ControlPlane(
             new ControlPlaneOptions

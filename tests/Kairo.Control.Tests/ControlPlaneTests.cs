@@ -15,7 +15,7 @@ namespace Kairo.Control.Tests;
 /// </summary>
 public sealed class ControlPlaneTests
 {
-    private static readonly string[] Commands = ["echo", "flood", "ping", "rate.set"];
+    private static readonly string[] Commands = ["echo", "flood", "half-written", "ping", "rate.set", "written"];
 
     [Fact]
     public async Task Start_PublishesBirthThenRetainedOnline_BothWithTheBirthSequence()
@@ -143,6 +143,28 @@ public sealed class ControlPlaneTests
     }
 
     [Fact]
+    public async Task DataWrittenStraightIntoTheReply_AndAWriterThatFailsHalfwayGetsAnInternalErrorReply()
+    {
+        using Broker broker = await Broker.StartAsync();
+        await using var session = await Session.StartAsync(broker, PlaneDevice.Create(broker));
+
+        var written = await session.Request5("written", """{"id":"w-1","a":1,"b":2}""", [1]);
+        Assert.Equal("""{"id":"w-1","ok":true,"code":"ok","message":"","data":{"by":"writer","arguments":2}}""", written.Json.ToJsonString());
+
+        // Nothing of the half-written data goes out: the reply is an error of its own, with the request's id.
+        var failed = await session.Request5("half-written", """{"id":"w-2"}""", [2]);
+        Assert.Equal("w-2", (string?)failed.Json["id"]);
+        Assert.False((bool)failed.Json["ok"]!);
+        Assert.Equal(ErrorCodes.Internal, (string?)failed.Json["code"]);
+        Assert.Equal("writing the reply failed: the sensor table changed while it was written", (string?)failed.Json["message"]);
+        Assert.Null(failed.Json["data"]);
+
+        // And the command thread, and its reused buffer, go on as before.
+        var after = await session.Request5("written", """{"id":"w-3"}""", [3]);
+        Assert.Equal("""{"id":"w-3","ok":true,"code":"ok","message":"","data":{"by":"writer","arguments":0}}""", after.Json.ToJsonString());
+    }
+
+    [Fact]
     public async Task Mqtt311Client_GetsItsReplyOnReplyTo_WithItsId()
     {
         using Broker broker = await Broker.StartAsync();
@@ -172,7 +194,7 @@ public sealed class ControlPlaneTests
     [InlineData("rate.set", """{"id":true,"rateHz":20}""", "bad_request", "'id' must be a string or a number", true)]
     [InlineData("rate.set", """{"id":"1","id":"2","rateHz":20}""", "bad_request", "duplicate", true)]
     [InlineData("rate.set", """{"rateHz":20,"rateHz":21}""", "bad_request", "duplicate", true)]
-    [InlineData("reboot", """{"rateHz":20}""", "unknown_command", "no command 'reboot'; commands: echo, flood, ping, rate.set", true)]
+    [InlineData("reboot", """{"rateHz":20}""", "unknown_command", "no command 'reboot'; commands: echo, flood, half-written, ping, rate.set, written", true)]
     [InlineData("rate.set", """{"rateHz":"fast"}""", "bad_request", "'rateHz' must be a number", false)]
     [InlineData("rate.set", """{"rateHz":5000}""", "invalid_argument", "rateHz 5000 is out of range; expected 1 to 1000", false)]
     [InlineData("rate.set", """{}""", "invalid_argument", "'rateHz' is required", false)]

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace Kairo.Control.Plane;
@@ -35,21 +36,58 @@ public static class ErrorCodes
     public const string Internal = "internal";
 }
 
-/// <summary>Every reply: <c>{id, ok, code, message, data}</c>.</summary>
+/// <summary>
+/// Every reply: <c>{id, ok, code, message, data}</c>. A handler gives <c>data</c> as a node, or as a writer that
+/// writes it straight into the reply (<see cref="Success(Action{Utf8JsonWriter}, string)"/>): what busy commands
+/// such as <c>status</c> do, so that answering them builds no tree to throw away.
+/// </summary>
 public sealed record CommandReply(bool Ok, string Code, string Message, JsonNode? Data)
 {
+    /// <summary>Writes <c>data</c> (one JSON value) in place of <see cref="Data"/>; null: <see cref="Data"/> is it.</summary>
+    public Action<Utf8JsonWriter>? DataWriter { get; init; }
+
     public static CommandReply Success(JsonNode? data = null, string message = "") => new(true, ErrorCodes.Ok, message, data);
+
+    public static CommandReply Success(Action<Utf8JsonWriter> data, string message = "") => new(true, ErrorCodes.Ok, message, null) { DataWriter = data };
 
     public static CommandReply Error(string code, string message) => new(false, code, message, null);
 
-    public JsonObject ToJson(JsonNode? id) => new()
+    /// <summary>The reply as a node (tests, and callers that keep it).</summary>
+    public JsonObject ToJson(JsonNode? id) => Json.Object(w => WriteTo(w, id));
+
+    /// <summary>Writes the reply object; <paramref name="id"/> is the request's, or null.</summary>
+    public void WriteTo(Utf8JsonWriter writer, JsonNode? id)
     {
-        ["id"] = id?.DeepClone(),
-        ["ok"] = Ok,
-        ["code"] = Code,
-        ["message"] = Message,
-        ["data"] = Data?.DeepClone(),
-    };
+        writer.WriteStartObject();
+        writer.WritePropertyName("id"u8);
+        if (id is null)
+        {
+            writer.WriteNullValue();
+        }
+        else
+        {
+            id.WriteTo(writer);
+        }
+
+        writer.WriteBoolean("ok"u8, Ok);
+        writer.WriteString("code"u8, Code);
+        writer.WriteString("message"u8, Message);
+        writer.WritePropertyName("data"u8);
+        if (DataWriter is { } write)
+        {
+            write(writer);
+        }
+        else if (Data is null)
+        {
+            writer.WriteNullValue();
+        }
+        else
+        {
+            Data.WriteTo(writer);
+        }
+
+        writer.WriteEndObject();
+    }
 }
 
 /// <summary>A command as a handler sees it: its name and its arguments (the payload's other fields).</summary>

@@ -118,13 +118,19 @@ public sealed class ControlPlane : IDisposable
             return;
         }
 
+        var scratch = JsonScratch.Rent();
         try
         {
-            _client.Publish(topic, Json.Utf8(payload), qos, retain);
+            payload.WriteTo(scratch.Writer);
+            _client.Publish(topic, scratch.Written, qos, retain);
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or ObjectDisposedException or MosquittoException)
         {
             _logger.LogWarning("publishing to {Topic} failed: {Message}", topic, e.Message);
+        }
+        finally
+        {
+            scratch.Return();
         }
     }
 
@@ -366,13 +372,30 @@ public sealed class ControlPlane : IDisposable
         var properties = request.CorrelationData is { } correlation
             ? new MqttPublishProperties { CorrelationData = correlation, ContentType = "application/json" }
             : new MqttPublishProperties { ContentType = "application/json" };
+        var scratch = JsonScratch.Rent();
         try
         {
-            _client.Publish(topic, Json.Utf8(reply.ToJson(id)), 1, retain: false, properties);
+            try
+            {
+                reply.WriteTo(scratch.Writer, id);
+            }
+            catch (Exception e) when (reply.DataWriter != null)
+            {
+                // A handler's data writer failed halfway: the reply says so instead (Rent starts the buffer over).
+                scratch.Return();
+                scratch = JsonScratch.Rent();
+                CommandReply.Error(ErrorCodes.Internal, $"writing the reply failed: {e.Message}").WriteTo(scratch.Writer, id);
+            }
+
+            _client.Publish(topic, scratch.Written, 1, retain: false, properties);
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or ObjectDisposedException or MosquittoException)
         {
             Counters.CountUnanswerable();
+        }
+        finally
+        {
+            scratch.Return();
         }
     }
 

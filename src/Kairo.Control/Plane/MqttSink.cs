@@ -39,9 +39,10 @@ public sealed class MqttSink : IFrameSink
         _loop = loop;
         _everyTicks = everyTicks;
         _qos = qos;
+        Description = $"mqtt {_topic} every {_everyTicks} ticks";
     }
 
-    public string Description => $"mqtt {_topic} every {_everyTicks} ticks";
+    public string Description { get; }
 
     public SinkCounters Counters { get; } = new();
 

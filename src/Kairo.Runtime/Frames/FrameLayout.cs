@@ -10,7 +10,10 @@ public sealed record TensorSlot(string Name, TensorElementType ElementType, long
 {
     public long ElementCount => Shape.Aggregate(1L, (a, d) => a * d);
 
-    public override string ToString() => $"{Name}: {ElementType.OnnxName()}[{string.Join(',', Shape)}]";
+    // Made once: status and the birth list every slot of every loop.
+    private readonly string _text = $"{Name}: {ElementType.OnnxName()}[{string.Join(',', Shape)}]";
+
+    public override string ToString() => _text;
 }
 
 /// <summary>

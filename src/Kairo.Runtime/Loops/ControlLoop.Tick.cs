@@ -17,6 +17,7 @@ public sealed partial class ControlLoop
         long release = MonotonicClock.NowNanoseconds() + Volatile.Read(ref _periodNanoseconds);
         long allocatedAtWarmup = 0;
         int warmup = _options.WarmupTicks;
+        long gcPauseTicks = GC.GetTotalPauseDuration().Ticks;
 
         while (!_stopRequested)
         {
@@ -114,11 +115,16 @@ public sealed partial class ControlLoop
                 metrics.CountMiss(MissCause.Overrun, behind);
             }
 
+            // The process's collection pauses so far: a plain read of the collector's running total.
+            long pausedTicks = GC.GetTotalPauseDuration().Ticks;
             if (missed != NoMiss || behind > 0)
             {
                 var cause = missed == NoMiss ? MissCause.Overrun : (MissCause)missed;
-                metrics.RecordMiss(new MissRecord(0, tick, cause, behind, release, deadline, wake, finished, end, period));
+                long gcPause = (pausedTicks - gcPauseTicks) * (1_000_000_000 / TimeSpan.TicksPerSecond);
+                metrics.RecordMiss(new MissRecord(0, tick, cause, behind, release, deadline, wake, finished, end, period, gcPause));
             }
+
+            gcPauseTicks = pausedTicks;
 
             release = next + (behind * period);
         }

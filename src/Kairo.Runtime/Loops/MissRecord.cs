@@ -15,6 +15,11 @@ namespace Kairo.Runtime.Loops;
 /// <param name="Finished">When its inference returned (equal to <paramref name="Wake"/> when no inference ran).</param>
 /// <param name="End">When its output had been handed to every sink.</param>
 /// <param name="Period">The period the loop ran at.</param>
+/// <param name="GcPause">
+/// How long garbage collections paused the process between the end of the previous tick and the end of this one (0:
+/// none ran). A collection stops every managed thread, the loop's included once it comes back from its sleep or from
+/// the model, so a miss with a pause as long as its overshoot was most likely made by one.
+/// </param>
 public readonly record struct MissRecord(
     long Sequence,
     ulong Tick,
@@ -25,7 +30,8 @@ public readonly record struct MissRecord(
     long Wake,
     long Finished,
     long End,
-    long Period)
+    long Period,
+    long GcPause = 0)
 {
     /// <summary>How far past its due time the tick got: past the deadline for its own cause, past the next release for an overrun.</summary>
     public long OvershootNanoseconds => Cause switch

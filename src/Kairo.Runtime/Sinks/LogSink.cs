@@ -62,9 +62,10 @@ public sealed partial class LogSink : IFrameSink
         }
 
         _maxValues = maxValues;
+        Description = $"log every {_everyTicks} {(_everyTicks == 1 ? "tick" : "ticks")}";
     }
 
-    public string Description => $"log every {_everyTicks} {(_everyTicks == 1 ? "tick" : "ticks")}";
+    public string Description { get; }
 
     public SinkCounters Counters { get; } = new();
 

@@ -31,9 +31,10 @@ public sealed class SyntheticSource : IFrameSource
         _pattern = pattern;
         _value = value;
         _state = seed == 0 ? 0x9E3779B97F4A7C15UL : seed;
+        Description = $"synthetic {_pattern.ToString().ToLowerInvariant()}";
     }
 
-    public string Description => $"synthetic {_pattern.ToString().ToLowerInvariant()}";
+    public string Description { get; }
 
     public SourceCounters Counters { get; } = new();
 
