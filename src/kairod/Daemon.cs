@@ -65,6 +65,9 @@ internal sealed class Daemon : IDisposable
 
     internal LoopFactory Factory => _factory ?? throw new InvalidOperationException("the daemon has not started");
 
+    /// <summary>Runs garbage collections in the loops' idle time, while any loop is configured.</summary>
+    public CollectionPacer? Pacer { get; private set; }
+
     /// <summary>The MQTT control plane, when a broker is configured.</summary>
     public ControlPlane? ControlPlane { get; private set; }
 
@@ -114,6 +117,7 @@ internal sealed class Daemon : IDisposable
 
         ReportUntilStopped();
         _watchdog?.Dispose();
+        Pacer?.Dispose();
         UpdateAgent?.Dispose(); // an update in progress stays in the journal; the next start resumes or settles it
         StopLoops();
         Hardware?.SetStatus(false);
@@ -194,6 +198,16 @@ internal sealed class Daemon : IDisposable
         if (_loops.Count == 0)
         {
             _logger.LogWarning("the profile has no loops: nothing runs until one is configured");
+        }
+        else
+        {
+            // Collections in the loops' idle time, on a thread above every normal one when the loops run real-time.
+            Pacer = new CollectionPacer(() => _loops, new CollectionPacerOptions { Priority = _loops.Any(l => l.Options.Priority != null) ? 1 : null });
+            Pacer.Start();
+            foreach (string warning in Pacer.Warnings)
+            {
+                _logger.LogWarning("{Warning}", warning);
+            }
         }
 
         if (UpdateAgent?.Recovered is { } recovered && ControlPlane is { } plane)

@@ -92,7 +92,7 @@ internal sealed class DeviceCommands(Daemon daemon, ConsoleLog log)
 
         w.WriteEndArray();
         w.WritePropertyName("gc"u8);
-        ProcessReport.WriteGc(w);
+        ProcessReport.WriteGc(w, daemon.Pacer);
         w.WriteEndObject();
     }
 

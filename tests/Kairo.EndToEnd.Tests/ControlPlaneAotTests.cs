@@ -380,13 +380,15 @@ public sealed class ControlPlaneAotFloodTests(ITestOutputHelper output) : IDispo
         Assert.True(ticks >= seconds * 200 * 0.97, $"the loop fell behind: {ticks} ticks in {seconds:0.00} s; {figures}");
 
         // The control plane allocates little per request (replies are written straight into a reused buffer), so a
-        // flood of 10,000 costs a collection or two; each may make one tick late, and nothing else of Kairo's may.
+        // flood of 10,000 costs a few collections, and the pacer runs them while the loop sleeps. One the runtime
+        // started itself (unpaced) may make one tick late; nothing else of Kairo's may.
         var gcAfter = status["gc"]!;
         int collections = Collections(gcAfter) - Collections(gcBefore);
+        int unpaced = (int)((long)gcAfter["pacing"]!["unpaced"]! - (long)gcBefore["pacing"]!["unpaced"]!);
         long perRequest = ((long)gcAfter["allocatedBytes"]! - (long)gcBefore["allocatedBytes"]!) / Total;
         Assert.True(perRequest <= 4096, $"the control plane allocated {perRequest} B per request; {figures}");
-        Assert.True(collections <= 3, $"{collections} garbage collections during the flood; {figures}");
-        MissAudit.AssertOnlyMachineStalls(MissAudit.Between(before, after), witness, output, collections);
+        Assert.True(collections <= 12, $"{collections} garbage collections during the flood; {figures}");
+        MissAudit.AssertOnlyMachineStalls(MissAudit.Between(before, after), witness, output, collections: unpaced);
         Assert.Equal(0, (long)after["allocatedBytes"]!); // nothing of the flood ran on the loop thread
     }
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Kairo.Runtime.Loops;
 
 namespace Kairo.Control.Plane;
 
@@ -11,7 +12,8 @@ public static class ProcessReport
     /// every collection comes from the rest of the process (requests, telemetry, updates); each one pauses a loop
     /// that wakes while it runs.
     /// </summary>
-    public static void WriteGc(Utf8JsonWriter w)
+    /// <param name="pacer">The process's collection pacer, when it runs one: its counts are written too.</param>
+    public static void WriteGc(Utf8JsonWriter w, CollectionPacer? pacer = null)
     {
         int all = GC.CollectionCount(0), gen1 = GC.CollectionCount(1), gen2 = GC.CollectionCount(2);
         var latest = GC.GetGCMemoryInfo(GCKind.Any);
@@ -25,6 +27,18 @@ public static class ProcessReport
         w.WriteNumber("lastPauseMs"u8, latest.Index == 0 ? 0 : Math.Round(latest.PauseDurations[0].TotalMilliseconds, 3));
         w.WriteNumber("heapBytes"u8, latest.Index == 0 ? GC.GetTotalMemory(forceFullCollection: false) : latest.HeapSizeBytes);
         w.WriteNumber("allocatedBytes"u8, GC.GetTotalAllocatedBytes(precise: false));
+        if (pacer != null)
+        {
+            w.WriteStartObject("pacing"u8);
+            w.WriteNumber("paced"u8, pacer.Paced);
+            w.WriteNumber("unpaced"u8, pacer.Unpaced);
+            w.WriteNumber("late"u8, pacer.Late);
+            w.WriteNumber("lastPauseMs"u8, Math.Round(pacer.LastPauseNanoseconds / 1e6, 3));
+            w.WriteNumber("maxPauseMs"u8, Math.Round(pacer.MaxPauseNanoseconds / 1e6, 3));
+            w.WriteNumber("thresholdBytes"u8, pacer.ThresholdBytes);
+            w.WriteEndObject();
+        }
+
         w.WriteEndObject();
     }
 }

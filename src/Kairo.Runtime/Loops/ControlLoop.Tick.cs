@@ -18,6 +18,7 @@ public sealed partial class ControlLoop
         long allocatedAtWarmup = 0;
         int warmup = _options.WarmupTicks;
         long gcPauseTicks = GC.GetTotalPauseDuration().Ticks;
+        Volatile.Write(ref _idleUntil, release);
 
         while (!_stopRequested)
         {
@@ -127,7 +128,10 @@ public sealed partial class ControlLoop
             gcPauseTicks = pausedTicks;
 
             release = next + (behind * period);
+            Volatile.Write(ref _idleUntil, release);
         }
+
+        Volatile.Write(ref _idleUntil, long.MaxValue);
 
         // The last word of a stopping loop is its safe output.
         Emit(++_tick, FrameFlags.Safe);

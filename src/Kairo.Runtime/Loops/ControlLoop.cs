@@ -40,6 +40,7 @@ public sealed partial class ControlLoop : IDisposable
     private volatile bool _safeOverride;
     private volatile LoopState _state;
     private ulong _tick;
+    private long _idleUntil = long.MaxValue;
 
     /// <summary>Sets up a loop on a loaded model: allocates its buffers, opens the source and sinks.</summary>
     public ControlLoop(LoopOptions options, ModelInstance model, IFrameSource source, IReadOnlyList<IFrameSink> sinks)
@@ -84,6 +85,13 @@ public sealed partial class ControlLoop : IDisposable
     public ModelInstance Model => Volatile.Read(ref _current);
 
     public double RateHz => 1e9 / Volatile.Read(ref _periodNanoseconds);
+
+    /// <summary>
+    /// CLOCK_MONOTONIC nanoseconds until which the loop sleeps: the release of its next tick, written as each tick
+    /// ends, so a time before it means the loop is idle until then, and a time past it that a tick runs.
+    /// <see cref="long.MaxValue"/> while the loop is not running. What <see cref="CollectionPacer"/> schedules by.
+    /// </summary>
+    public long IdleUntilNanoseconds => Volatile.Read(ref _idleUntil);
 
     /// <summary>Warnings from the last start: scheduling or affinity the system refused.</summary>
     public IReadOnlyList<string> Warnings => _warnings;
