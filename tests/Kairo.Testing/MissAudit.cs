@@ -37,19 +37,20 @@ public static class MissAudit
     /// <summary>
     /// Asserts that every tick <paramref name="metrics"/> recorded as missed after <paramref name="afterSequence"/>
     /// (a <see cref="LoopMetrics.MissRecords"/> taken before the window) was the machine's, and writes each to
-    /// <paramref name="output"/>. Returns how many the machine explained.
+    /// <paramref name="output"/>. Returns how many the machine explained. <paramref name="collections"/>: as below.
     /// </summary>
-    public static int AssertOnlyMachineStalls(LoopMetrics metrics, long afterSequence, StallWitness witness, ITestOutputHelper? output = null)
+    public static int AssertOnlyMachineStalls(LoopMetrics metrics, long afterSequence, StallWitness witness, ITestOutputHelper? output = null, int collections = 0)
     {
         long recorded = metrics.MissRecords - afterSequence;
         var misses = metrics.RecentMisses(afterSequence);
         Assert.True(misses.Count == recorded, $"{recorded} missed ticks in the window, more than the {LoopMetrics.RecentMissCapacity} the loop keeps to audit");
-        return AssertOnlyMachineStalls(misses, witness, output);
+        return AssertOnlyMachineStalls(misses, witness, output, collections);
     }
 
     /// <summary>As above, for misses read elsewhere (a daemon's <c>metrics.get</c>, see <see cref="FromJson"/>).</summary>
     /// <param name="collections">
-    /// Garbage collections the caller counted in the window (a daemon's <c>status.gc</c>; 0 by default). A collection
+    /// Garbage collections the caller counted in the window and will forgive one late tick each: those the runtime
+    /// started itself rather than the collection pacer (a daemon's <c>status.gc.pacing.unpaced</c>; 0 by default). A collection
     /// pauses every thread of the process, so each may make one tick late: a miss the machine does not explain, but
     /// whose tick saw a collection pause as long as its overshoot, counts against this number instead of failing.
     /// Any other miss of Kairo's own fails.
