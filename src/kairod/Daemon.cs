@@ -21,7 +21,7 @@ using Microsoft.Extensions.Logging;
 namespace Kairo.Daemon;
 
 /// <summary>What differs per machine and may be given on the command line instead of in the profile.</summary>
-internal sealed record Overrides(string? DeviceId, string? StateDir, string? Broker = null);
+internal sealed record Overrides(string? DeviceId, string? StateDir, string? Broker = null, string? OnnxRuntime = null);
 
 /// <summary>The daemon's life: load the profile's models, run its loops, report, and stop cleanly on a signal.</summary>
 internal sealed class Daemon : IDisposable
@@ -34,6 +34,7 @@ internal sealed class Daemon : IDisposable
     private readonly string _stateDirectory;
     private readonly string _deviceId;
     private readonly string? _broker;
+    private readonly string? _onnxRuntime;
     private readonly long _started = Stopwatch.GetTimestamp();
     private LoopFactory? _factory;
     private readonly SystemdNotifier _systemd;
@@ -49,6 +50,7 @@ internal sealed class Daemon : IDisposable
         _deviceId = overrides.DeviceId ?? loaded.Profile.DeviceId ?? Environment.MachineName;
         _stateDirectory = Path.GetFullPath(overrides.StateDir ?? loaded.Profile.StateDir ?? "/var/lib/kairo");
         _broker = overrides.Broker ?? loaded.Profile.Mqtt?.Broker;
+        _onnxRuntime = overrides.OnnxRuntime ?? loaded.Profile.OnnxRuntime?.LibraryPath;
         _systemd = SystemdNotifier.FromEnvironment(log.CreateLogger("systemd"));
     }
 
@@ -137,7 +139,7 @@ internal sealed class Daemon : IDisposable
     private void Start()
     {
         var profile = _loaded.Profile;
-        OnnxRuntimeLibrary.Load(profile.OnnxRuntime?.LibraryPath, OrtSeverity(profile.OnnxRuntime?.LogSeverity));
+        OnnxRuntimeLibrary.Load(_onnxRuntime, OrtSeverity(profile.OnnxRuntime?.LogSeverity));
         Directory.CreateDirectory(_stateDirectory);
         _logger.LogInformation(
             "kairod {Version} device {Device} board {Board}, profile {Profile}, state {State}; onnxruntime {Ort} with {Providers}",
@@ -474,8 +476,10 @@ internal sealed class Daemon : IDisposable
                 var loop = _loops.FirstOrDefault(l => l.Name == section.Name);
                 if (loop != null && section.RateHz is double rate && Math.Abs(rate - loop.RateHz) > 1e-9)
                 {
+                    double previous = loop.RateHz;
                     loop.SetRate(rate);
                     _logger.LogInformation("SIGHUP: loop {Loop} now runs at {Rate} Hz", loop.Name, rate);
+                    LoopChanged(loop, "loop.rate", new JsonObject { ["previousRateHz"] = previous }); // as loop.set-rate does
                 }
             }
 

@@ -39,7 +39,7 @@ internal static class DaemonCommand
                 return CheckConfig(toCheck, parse.GetValue(onnxRuntime));
             }
 
-            return RunDaemon(parse.GetValue(config), new Overrides(parse.GetValue(deviceId), parse.GetValue(stateDir), parse.GetValue(broker)));
+            return RunDaemon(parse.GetValue(config), new Overrides(parse.GetValue(deviceId), parse.GetValue(stateDir), parse.GetValue(broker), parse.GetValue(onnxRuntime)));
         });
         return root.Parse(args).Invoke();
     }

@@ -107,9 +107,14 @@ internal sealed class DeviceCommands(Daemon daemon, ConsoleLog log)
             throw new CommandException(ErrorCodes.InvalidArgument, $"line {line} is not a line of the simulated chip (0 to {simulated.LineCount - 1})");
         }
 
-        if (request.Arguments["level"] is not JsonValue value || !value.TryGetValue(out bool level))
+        if (!request.Arguments.ContainsKey("level"))
         {
             throw new CommandException(ErrorCodes.InvalidArgument, "'level' is required: true (high) or false (low)");
+        }
+
+        if (request.Arguments["level"] is not JsonValue value || !value.TryGetValue(out bool level))
+        {
+            throw new CommandException(ErrorCodes.BadRequest, "'level' must be true (high) or false (low)");
         }
 
         simulated.SetInput((int)line, level);

@@ -192,6 +192,7 @@ public sealed class ControlPlaneTests
     [InlineData("rate.set", "null", "bad_request", "the payload must be a JSON object", true)]
     [InlineData("rate.set", """{"id":{"n":1},"rateHz":20}""", "bad_request", "'id' must be a string or a number", true)]
     [InlineData("rate.set", """{"id":true,"rateHz":20}""", "bad_request", "'id' must be a string or a number", true)]
+    [InlineData("rate.set", """{"id":"r","reply_to":7,"rateHz":20}""", "bad_request", "'reply_to' must be a string: the topic to answer on", true)]
     [InlineData("rate.set", """{"id":"1","id":"2","rateHz":20}""", "bad_request", "duplicate", true)]
     [InlineData("rate.set", """{"rateHz":20,"rateHz":21}""", "bad_request", "duplicate", true)]
     [InlineData("reboot", """{"rateHz":20}""", "unknown_command", "no command 'reboot'; commands: echo, flood, half-written, ping, rate.set, written", true)]

@@ -54,6 +54,7 @@ public sealed class ProfileTests
     [InlineData("\"rateHz\": 100", "\"rateHz\": 100, \"deadlineMs\": 20", "$.loops[0].deadlineMs: 20 ms does not fit the period; expected above 0 and at most 10 ms at 100 Hz")]
     [InlineData("\"rateHz\": 100", "\"rateHz\": 100, \"priority\": 120", "$.loops[0].priority: 120 is out of range; expected 1 to 99 (SCHED_FIFO priorities)")]
     [InlineData("\"rateHz\": 100", "\"rateHz\": 100, \"missPolicy\": \"panic\"", "$.loops[0].missPolicy: 'panic' is not allowed; expected one of skip, hold, safe")]
+    [InlineData("{ \"models\"", "{ \"mqtt\": { \"broker\": \"mqtt://127.0.0.1:1883\", \"keepAliveSeconds\": 7.5 }, \"models\"", "$.mqtt.keepAliveSeconds: 7.5 is not a whole number of seconds from 5 to 3600")]
     [InlineData("\"path\": \"models/scale_add_v1.onnx\"", "\"path\": \"\"", "$.models[0].path: missing; give the .onnx file, relative to the profile's directory")]
     public void SemanticErrorsNameThePathValueAndFix(string find, string replace, string expected)
     {

@@ -33,7 +33,8 @@ public sealed class SystemdTests : IDisposable
         Assert.Equal(0, daemon.WaitForExit(Patience));
     }
 
-    private static string Receive(Socket socket, Func<string, bool> match)
+    /// <summary>The next datagram on a notify socket that matches; the socket's receive timeout bounds the wait.</summary>
+    internal static string Receive(Socket socket, Func<string, bool> match)
     {
         var buffer = new byte[4096];
         while (true)

@@ -301,9 +301,10 @@ public sealed class ControlPlane : IDisposable
 
             _ = obj.Count; // builds the property table now, so a duplicate property is refused here and not in a handler
             arguments = obj;
-            if (arguments["reply_to"] is JsonValue replyValue)
+            if (arguments.ContainsKey("reply_to") && !(arguments["reply_to"] is JsonValue replyValue && replyValue.TryGetValue(out replyTo)))
             {
-                replyValue.TryGetValue(out replyTo);
+                Refuse(message, "'reply_to' must be a string: the topic to answer on", replyTo: null);
+                return;
             }
 
             arguments.Remove("reply_to");

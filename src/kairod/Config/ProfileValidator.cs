@@ -331,9 +331,9 @@ public static partial class ProfileValidator
             error("$.mqtt.prefix", $"'{prefix}' is not a topic prefix; no '+', '#' or trailing '/'");
         }
 
-        if (mqtt.KeepAliveSeconds is < 5 or > 3600)
+        if (mqtt.KeepAliveSeconds is < 5 or > 3600 || mqtt.KeepAliveSeconds is double k && k != Math.Floor(k))
         {
-            error("$.mqtt.keepAliveSeconds", $"{Num(mqtt.KeepAliveSeconds.Value)} is out of range; expected 5 to 3600 seconds");
+            error("$.mqtt.keepAliveSeconds", $"{Num(mqtt.KeepAliveSeconds.Value)} is not a whole number of seconds from 5 to 3600");
         }
 
         if (mqtt.TelemetryIntervalSeconds is < 0 or > 3600)
