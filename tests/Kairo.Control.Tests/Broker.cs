@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
+using Kairo.Testing;
 
 namespace Kairo.Control.Tests;
 

@@ -1,5 +1,6 @@
 using System.Text;
 using Kairo.Control.Mqtt;
+using Kairo.Testing;
 using Microsoft.Extensions.Logging;
 
 namespace Kairo.Control.Tests;

@@ -1,6 +1,7 @@
 using System.Runtime.Versioning;
 using System.Text;
 using Kairo.Control.Mqtt;
+using Kairo.Testing;
 using Microsoft.Extensions.Logging;
 
 namespace Kairo.Control.Tests;

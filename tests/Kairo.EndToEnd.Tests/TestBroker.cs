@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using Kairo.Testing;
 
 namespace Kairo.EndToEnd.Tests;
 
@@ -27,21 +28,29 @@ internal sealed class TestBroker : IDisposable
     private readonly string _directory;
     private readonly ConcurrentQueue<string> _output = new();
 
-    private TestBroker(Process process, string directory, int port)
+    private TestBroker(Process process, string directory, int port, bool tls)
     {
         _process = process;
         _directory = directory;
         Port = port;
+        Tls = tls;
     }
 
     public int Port { get; }
 
-    public string Url => $"mqtt://127.0.0.1:{Port}";
+    /// <summary>Whether the listener speaks TLS (and requires a client certificate).</summary>
+    public bool Tls { get; }
+
+    public string Url => $"{(Tls ? "mqtts" : "mqtt")}://127.0.0.1:{Port}";
 
     /// <summary>What the broker printed (its log goes to stderr), for failure messages.</summary>
     public string Output => string.Join('\n', _output);
 
-    public static TestBroker Start()
+    /// <param name="tls">
+    /// Certificates for a TLS listener: the broker presents its certificate for 127.0.0.1 and requires a client
+    /// certificate signed by the same CA. Null: plain MQTT.
+    /// </param>
+    public static TestBroker Start(TestCertificates? tls = null)
     {
         Assert.True(File.Exists(Executable), $"{Executable} is missing; install the broker: apt-get install mosquitto");
         string directory = Directory.CreateTempSubdirectory("kairo-broker-").FullName;
@@ -61,7 +70,15 @@ internal sealed class TestBroker : IDisposable
                 # A subscriber that falls behind (a test reading mosquitto_sub's output on a busy machine, a flood) has its
                 # QoS 1 messages queued; the default of 1,000 would drop them and make the broker, not Kairo, lose replies.
                 max_queued_messages 100000
-                """);
+                """ + (tls is null ? "" : $"""
+
+                # As whoever runs the tests: as root, mosquitto would drop to a user that cannot read the key.
+                user {Environment.UserName}
+                cafile {tls.CaFile}
+                certfile {tls.CertFile("server")}
+                keyfile {tls.KeyFile("server")}
+                require_certificate true
+                """));
             var info = new ProcessStartInfo(Executable)
             {
                 RedirectStandardOutput = true,
@@ -71,7 +88,7 @@ internal sealed class TestBroker : IDisposable
             info.ArgumentList.Add("-c");
             info.ArgumentList.Add(config);
             var process = Process.Start(info) ?? throw new InvalidOperationException($"{Executable} did not start");
-            var broker = new TestBroker(process, directory, port);
+            var broker = new TestBroker(process, directory, port, tls != null);
             process.OutputDataReceived += (_, e) => broker.Add(e.Data);
             process.ErrorDataReceived += (_, e) => broker.Add(e.Data);
             process.BeginOutputReadLine();

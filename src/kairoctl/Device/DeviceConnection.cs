@@ -219,7 +219,12 @@ internal sealed class DeviceConnection : IDisposable
         if (signalled == WaitHandle.WaitTimeout)
         {
             string why = _log.LastProblem is { } problem ? $" (last attempt: {problem})" : "";
-            throw DeviceException.NoAnswer($"no connection to {_settings.Broker} within {_settings.TimeoutText}{why}");
+
+            // A TLS broker that wants a client certificate ends the handshake without saying why.
+            string hint = _settings.Broker.StartsWith("mqtts://", StringComparison.OrdinalIgnoreCase) && _settings.Tls?.CertFile == null
+                ? "; if the broker requires client certificates, give --cert-file and --key-file"
+                : "";
+            throw DeviceException.NoAnswer($"no connection to {_settings.Broker} within {_settings.TimeoutText}{why}{hint}");
         }
 
         // The broker handles one client's packets in order: it sends what is retained on a filter when it handles the

@@ -1,12 +1,12 @@
 using System.Diagnostics;
 
-namespace Kairo.Control.Tests;
+namespace Kairo.Testing;
 
 /// <summary>
-/// A throw-away PKI made with openssl once per test run: a CA; a broker certificate for 127.0.0.1 and localhost; a
-/// broker certificate for another host name, to prove host name verification; a client certificate.
+/// A throw-away PKI made with openssl once per test process: a CA; a broker certificate for 127.0.0.1 and localhost;
+/// a broker certificate for another host name, to prove host name verification; a client certificate.
 /// </summary>
-internal sealed class TestCertificates
+public sealed class TestCertificates
 {
     private static readonly Lazy<TestCertificates> s_shared = new(() => new TestCertificates());
 
@@ -56,7 +56,7 @@ internal sealed class TestCertificates
 }
 
 /// <summary>Runs a command-line tool to completion.</summary>
-internal static class Tool
+public static class Tool
 {
     public static (int ExitCode, string Output) Run(string file, params string[] arguments)
     {
