@@ -107,7 +107,7 @@ internal sealed class LoopFactory(
         "udp" => DatagramSink.Udp(s.Address!),
         "unix" => DatagramSink.Unix(Resolve(s.Path!)),
         "mqtt" => controlPlane is { } plane
-            ? new Kairo.Control.Plane.MqttSink((topic, payload, qos) => plane.PublishOutput(topic, payload, qos), s.Topic ?? $"{plane.Prefix}/outputs/{loopName}", loopName, s.EveryTicks ?? 10, s.Qos ?? 0)
+            ? new Kairo.Control.Plane.MqttSink(plane.PublishOutput, s.Topic ?? $"{plane.Prefix}/outputs/{loopName}", loopName, s.EveryTicks ?? 10, s.Qos ?? 0)
             : throw new LoopConfigurationException("an mqtt sink needs a broker: set $.mqtt.broker or pass --broker"),
         _ => new LogSink(logs.CreateLogger($"loop {loopName}"), s.EveryTicks ?? 100),
     };

@@ -166,7 +166,7 @@ internal sealed class PlaneDevice : IDisposable
         string deviceId = NewDeviceId();
         var ticks = new TickSignal();
         PlaneDevice? device = null;
-        var sink = new MqttSink((topic, payload, qos) => device?.Plane.PublishOutput(topic, payload, qos), $"kairo/{deviceId}/outputs/ctl", "ctl", everyTicks: 10); // as kairod wires it
+        var sink = new MqttSink((topic, payload, qos) => device?.Plane.PublishOutput(topic, payload, qos) ?? false, $"kairo/{deviceId}/outputs/ctl", "ctl", everyTicks: 10); // as kairod wires it
         ControlLoop loop;
         try
         {

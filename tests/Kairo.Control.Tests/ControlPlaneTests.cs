@@ -505,7 +505,11 @@ public sealed class ControlPlaneLoadTests(ITestOutputHelper output)
 
         MissAudit.AssertOnlyMachineStalls(loop.Metrics, recordsBefore, witness, output);
         Assert.Equal(0, loop.Metrics.AllocatedBytes); // nothing of the flood ran on the loop thread
-        Assert.True(ticksAfter - ticksBefore >= (long)(elapsed.Elapsed.TotalSeconds * LoopRateHz * 0.95), figures);
+
+        // The loop kept its pace: every period of the flood had a tick or is one of the overruns audited above (a
+        // period skipped whole after a stall of the machine).
+        long skipped = loop.Metrics.Misses(MissCause.Overrun) - causesBefore[Array.IndexOf(Enum.GetValues<MissCause>(), MissCause.Overrun)];
+        Assert.True(ticksAfter - ticksBefore + skipped >= (long)(elapsed.Elapsed.TotalSeconds * LoopRateHz * 0.95), figures);
     }
 
     [Fact]

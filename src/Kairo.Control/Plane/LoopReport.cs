@@ -103,6 +103,22 @@ public static class LoopReport
         w.WriteNumber("frames"u8, loop.Source.Counters.Frames);
         w.WriteNumber("dropped"u8, loop.Source.Counters.Dropped);
         w.WriteEndObject();
+        w.WriteStartArray("sinks"u8);
+        foreach (var sink in loop.Sinks)
+        {
+            w.WriteStartObject();
+            w.WriteString("sink"u8, sink.Description);
+            w.WriteNumber("written"u8, sink.Counters.Written);
+            w.WriteNumber("failed"u8, sink.Counters.Failed);
+            if (sink is MqttSink mqtt)
+            {
+                w.WriteNumber("unsent"u8, mqtt.Unsent);
+            }
+
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
         w.WritePropertyName("inferenceNs"u8);
         WritePercentiles(w, m.Inference.Snapshot());
         w.WritePropertyName("latenessNs"u8);

@@ -10,13 +10,14 @@ namespace Kairo.Control.Plane;
 /// <summary>
 /// Loop outputs on an MQTT topic, every N ticks. The loop thread copies the output frame into a preallocated
 /// single-producer/single-consumer ring and returns; the sink's own thread turns frames into JSON and publishes
-/// them. A full ring drops the frame and counts it: the loop never waits for the network.
+/// them. A full ring drops the frame and counts it (<see cref="SinkCounters.Failed"/>): the loop never waits for the
+/// network. A message the publisher could not hand over (not connected) is counted as <see cref="Unsent"/>.
 /// </summary>
 public sealed class MqttSink : IFrameSink
 {
     private const int Slots = 16;
 
-    private readonly Action<string, byte[], int> _publish;
+    private readonly Func<string, byte[], int, bool> _publish;
     private readonly string _topic;
     private readonly string _loop;
     private readonly int _everyTicks;
@@ -27,11 +28,12 @@ public sealed class MqttSink : IFrameSink
     private long _written; // frames the loop thread has put in the ring
     private long _read;    // frames the publisher has taken out
     private long _dropped;
+    private long _unsent;
     private Thread? _thread;
     private volatile bool _stopping;
 
-    /// <param name="publish">Publishes (topic, payload, qos); called from the sink's own thread only.</param>
-    public MqttSink(Action<string, byte[], int> publish, string topic, string loop, int everyTicks = 1, int qos = 0)
+    /// <param name="publish">Publishes (topic, payload, qos) and says whether it was handed over; called from the sink's own thread only.</param>
+    public MqttSink(Func<string, byte[], int, bool> publish, string topic, string loop, int everyTicks = 1, int qos = 0)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(everyTicks, 1);
         _publish = publish;
@@ -48,6 +50,9 @@ public sealed class MqttSink : IFrameSink
 
     /// <summary>Frames dropped because the publisher fell behind.</summary>
     public long Dropped => Volatile.Read(ref _dropped);
+
+    /// <summary>Messages the publisher made but could not hand over (while not connected, or refused).</summary>
+    public long Unsent => Volatile.Read(ref _unsent);
 
     public void Open(FrameLayout layout)
     {
@@ -93,13 +98,19 @@ public sealed class MqttSink : IFrameSink
                 Format(text, _frames[slot], _payloads[slot]);
                 Volatile.Write(ref _read, read + 1);
                 read++;
+                bool sent;
                 try
                 {
-                    _publish(_topic, Encoding.UTF8.GetBytes(text.ToString()), _qos);
+                    sent = _publish(_topic, Encoding.UTF8.GetBytes(text.ToString()), _qos);
                 }
                 catch (Exception)
                 {
-                    // The publisher reports its own failures; a lost output message is acceptable on this path.
+                    sent = false; // the publisher reports its own failures; here the message is only counted
+                }
+
+                if (!sent)
+                {
+                    Volatile.Write(ref _unsent, _unsent + 1);
                 }
             }
 
