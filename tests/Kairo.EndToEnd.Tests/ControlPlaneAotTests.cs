@@ -331,6 +331,70 @@ public sealed class AotUnderLoad
 }
 
 /// <summary>
+/// The broker killed (SIGKILL) and restarted under the AOT kairod while its loop runs at 200 Hz, pinned at SCHED_FIFO
+/// 50 beside a <see cref="StallWitness"/>: kairod reconnects by itself, publishes its birth and online state again
+/// to a broker that remembers nothing, answers requests, and the loop never notices (its misses are audited as in the
+/// flood test).
+/// </summary>
+[Collection(AotUnderLoad.Name)]
+public sealed class ControlPlaneAotBrokerRestartTests(ITestOutputHelper output) : IDisposable
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
+    private readonly TestBroker _broker = TestBroker.Start();
+
+    public void Dispose() => _broker.Dispose();
+
+    [Fact]
+    public void BrokerKilledAndRestarted_KairodReconnectsAndRepublishes_TheLoopNeverNotices()
+    {
+        int cpu = Environment.ProcessorCount - 1;
+        using var witness = StallWitness.Start(cpu, priority: 60);
+        using var device = AotDevice.Start(_broker, "e2e-restart", rateHz: 200, priority: 50, cpu: cpu);
+        long seq = (long)device.WaitForOnline()["seq"]!;
+        device.Watch.WaitFor(m => m.Topic == "kairo/e2e-restart/telemetry/ctl" && (long)m.Json["ticks"]! >= 400, "two seconds of ticks", Patience);
+        var before = Metrics();
+        var gcBefore = Status()["gc"]!;
+
+        _broker.Kill();
+        device.Daemon.WaitForLine(l => l.Contains("MQTT connection to") && l.Contains("ended"), Patience);
+        Thread.Sleep(1000); // a second with no broker at all: the loop must not care
+        Assert.Equal(3, Ctl("status", "--timeout", "1").ExitCode); // no connection
+
+        _broker.Restart();
+        using var watch = MosquittoWatch.Start(_broker, "kairo/e2e-restart/#");
+        var online = watch.WaitFor(m => m.Topic == "kairo/e2e-restart/state" && (string?)m.Json["state"] == "online", "online again", Patience);
+        Assert.Equal(seq, (long)online.Json["seq"]!); // the same start: the same sequence number
+        var birth = watch.WaitFor(m => m.Topic == "kairo/e2e-restart/birth", "the birth again", Patience);
+        Assert.True(birth.Retained || birth.Index < online.Index, "the birth comes before online, or is retained");
+        Assert.Equal("ctl", (string?)birth.Json["loops"]![0]!["name"]);
+
+        var after = Metrics();
+        var status = Status();
+        Assert.True((bool)status["mqtt"]!["connected"]!);
+        string figures = $"ticks {(long)after["ticks"]! - (long)before["ticks"]!}, deadline misses {before["deadlineMisses"]} before, {after["deadlineMisses"]} after; " +
+            $"kairod's log:\n{string.Join('\n', device.Daemon.Output.Split('\n').Where(l => l.Contains("MQTT")))}";
+        output.WriteLine(figures);
+        int unpaced = (int)((long)status["gc"]!["pacing"]!["unpaced"]! - (long)gcBefore["pacing"]!["unpaced"]!);
+        MissAudit.AssertOnlyMachineStalls(MissAudit.Between(before, after), witness, output, collections: unpaced);
+        Assert.Equal(0, (long)after["allocatedBytes"]!);
+        Assert.Equal("running", (string?)after["state"]);
+    }
+
+    private JsonObject Metrics() => Data(Ctl("cmd", "metrics.get", "loop=ctl"));
+
+    private JsonObject Status() => Data(Ctl("cmd", "status"));
+
+    private static JsonObject Data(ProcessResult reply)
+    {
+        Assert.True(reply.ExitCode == 0, reply.ToString());
+        return JsonNode.Parse(reply.Stdout)!["data"]!.AsObject();
+    }
+
+    private ProcessResult Ctl(params string[] arguments) =>
+        Bundle.Run("kairoctl", [arguments[0], "--device", "e2e-restart", "--broker", _broker.Url, .. arguments[1..]], TimeSpan.FromSeconds(60));
+}
+
+/// <summary>
 /// A flood of requests at the AOT kairod from mosquitto_pub, 1,000 a second for ten seconds, while its loop runs at
 /// 200 Hz with SCHED_FIFO priority 50 (normal scheduling where refused): every request is answered, ok or busy, none
 /// runs twice, and the loop keeps its pace without allocating.

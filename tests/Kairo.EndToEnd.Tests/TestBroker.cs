@@ -24,8 +24,9 @@ internal sealed class TestBroker : IDisposable
 
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(15);
 
-    private readonly Process _process;
     private readonly string _directory;
+    private Process _process;
+    private bool _running = true;
     private readonly ConcurrentQueue<string> _output = new();
 
     private TestBroker(Process process, string directory, int port, bool tls)
@@ -79,20 +80,8 @@ internal sealed class TestBroker : IDisposable
                 keyfile {tls.KeyFile("server")}
                 require_certificate true
                 """));
-            var info = new ProcessStartInfo(Executable)
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            info.ArgumentList.Add("-c");
-            info.ArgumentList.Add(config);
-            var process = Process.Start(info) ?? throw new InvalidOperationException($"{Executable} did not start");
-            var broker = new TestBroker(process, directory, port, tls != null);
-            process.OutputDataReceived += (_, e) => broker.Add(e.Data);
-            process.ErrorDataReceived += (_, e) => broker.Add(e.Data);
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
+            var broker = new TestBroker(Launch(config), directory, port, tls != null);
+            broker.Listen();
             if (broker.WaitUntilListening())
             {
                 return broker;
@@ -104,6 +93,29 @@ internal sealed class TestBroker : IDisposable
 
         Directory.Delete(directory, recursive: true);
         throw new InvalidOperationException($"mosquitto did not start listening on 127.0.0.1 within {StartTimeout.TotalSeconds} s:\n{failures}");
+    }
+
+    /// <summary>Kills the broker (SIGKILL: no goodbye to any client); <see cref="Restart"/> brings it back on the same port.</summary>
+    public void Kill() => Stop();
+
+    /// <summary>Starts the broker again on the same port with the same configuration; it remembers nothing.</summary>
+    public void Restart()
+    {
+        for (int attempt = 0; attempt < 20; attempt++)
+        {
+            _process = Launch(Path.Combine(_directory, "mosquitto.conf"));
+            _running = true;
+            Listen();
+            if (WaitUntilListening())
+            {
+                return;
+            }
+
+            Stop(); // the old socket may linger a moment
+            Thread.Sleep(250);
+        }
+
+        throw new InvalidOperationException($"mosquitto did not come back on port {Port}:\n{Output}");
     }
 
     public void Dispose()
@@ -118,8 +130,35 @@ internal sealed class TestBroker : IDisposable
         }
     }
 
+    private static Process Launch(string config)
+    {
+        var info = new ProcessStartInfo(Executable)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add(config);
+        return Process.Start(info) ?? throw new InvalidOperationException($"{Executable} did not start");
+    }
+
+    private void Listen()
+    {
+        _process.OutputDataReceived += (_, e) => Add(e.Data);
+        _process.ErrorDataReceived += (_, e) => Add(e.Data);
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+    }
+
     private void Stop()
     {
+        if (!_running)
+        {
+            return;
+        }
+
+        _running = false;
         if (!_process.HasExited)
         {
             _process.Kill();
