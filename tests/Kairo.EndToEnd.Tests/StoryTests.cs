@@ -85,7 +85,8 @@ public sealed class StoryTests : IDisposable
         // An update over the air.
         var deploy = Ctl("deploy", "--device", "story", "--broker", _broker.Url, "--package", Url(serve, url));
         Assert.True(deploy.ExitCode == 0, deploy.ToString());
-        var v2 = device.Watch.WaitFor(m => m.Topic == $"{prefix}/outputs/ctl" && (long?)m.Json["modelVersion"] == 2, "an output of v2", Patience);
+        // Fresh outputs: a tick the shared machine made late sends the safe output instead (this story is not audited).
+        var v2 = device.Watch.WaitFor(m => m.Topic == $"{prefix}/outputs/ctl" && (long?)m.Json["modelVersion"] == 2 && (string?)m.Json["output"] == "fresh", "an output of v2", Patience);
         Assert.Equal(2f, Output(v2));
         var list = Ctl("cmd", "--device", "story", "--broker", _broker.Url, "model.list");
         var add1 = JsonNode.Parse(list.Stdout)!["data"]!.AsArray().Single(m => (string?)m!["name"] == "add1")!;
@@ -94,7 +95,7 @@ public sealed class StoryTests : IDisposable
         // A rollback to the profile's v1; v2 cannot come back, a fix ships as v3.
         var rollback = Ctl("cmd", "--device", "story", "--broker", _broker.Url, "ota.rollback", "model=add1");
         Assert.True(rollback.ExitCode == 0, rollback.ToString());
-        var back = device.Watch.WaitFor(m => m.Topic == $"{prefix}/outputs/ctl" && (long?)m.Json["modelVersion"] == 1, "an output of v1 again", Patience, from: v2.Index);
+        var back = device.Watch.WaitFor(m => m.Topic == $"{prefix}/outputs/ctl" && (long?)m.Json["modelVersion"] == 1 && (string?)m.Json["output"] == "fresh", "an output of v1 again", Patience, from: v2.Index);
         Assert.Equal(1f, Output(back));
         device.Watch.WaitFor(m => m.Topic == $"{prefix}/events" && (string?)m.Json["type"] == "model.rolled-back", "the model.rolled-back event", Patience);
         var again = Ctl("deploy", "--device", "story", "--broker", _broker.Url, "--package", Url(serve, url));
@@ -133,11 +134,11 @@ public sealed class StoryTests : IDisposable
     }
 
     /// <summary>
-    /// Updates trusting <paramref name="publicKey"/>, a one-second health window, and a miss ratio of 5% there: the
+    /// Updates trusting <paramref name="publicKey"/>, a one-second health window, and a miss ratio of 25% there: the
     /// window's own rule is tested in-process, and here a stall of the shared machine would otherwise roll the update
     /// back; the misses themselves are audited by <see cref="MissAudit"/>.
     /// </summary>
-    private static string Updates(string publicKey) => $$"""{ "trustedKeys": ["{{publicKey}}"], "healthWindowSeconds": 1, "maxMissRatio": 0.05 }""";
+    private static string Updates(string publicKey) => $$"""{ "trustedKeys": ["{{publicKey}}"], "healthWindowSeconds": 1, "maxMissRatio": 0.25 }""";
 
     /// <summary><c>kairoctl serve</c> on a free loopback port, as an operator runs it.</summary>
     private PackageServer Serve()

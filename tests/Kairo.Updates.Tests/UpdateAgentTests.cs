@@ -136,7 +136,7 @@ public sealed class UpdateAgentTests : IDisposable
     public void AHealthWindowWithLateTicksIsRolledBackAndTheReasonNamesWhatMadeThemLate()
     {
         // While v2 runs, every 10th tick's output takes 12 ms to hand over: each such tick ends two periods late.
-        using var slow = new Device(_scratch.Combine("slow"), new UpdateAgentOptions { HealthWindow = TimeSpan.FromMilliseconds(500) }, new SlowWhileVersion(2));
+        using var slow = new Device(_scratch.Combine("slow"), new UpdateAgentOptions { HealthWindow = TimeSpan.FromMilliseconds(500), MaxMissRatio = 0.05 }, new SlowWhileVersion(2));
         Uri url = Publish("v2", Packages.Options("scale_add_v2.onnx", version: 2), Keys.Alice, Keys.Bob);
 
         UpdateProgress end = slow.Run(url);
@@ -366,9 +366,10 @@ public sealed class UpdateAgentTests : IDisposable
                 (options ?? new UpdateAgentOptions()) with
                 {
                     HealthWindow = options?.HealthWindow ?? TimeSpan.FromMilliseconds(500),
-                    // The machine's stalls may miss a tick or two in a window; the tests hold Kairo to none of its own
-                    // with AssertNoMissOfKairos. A negative ratio (a window that must fail) is kept.
-                    MaxMissRatio = options is { MaxMissRatio: < 0 } ? options.MaxMissRatio : 0.05,
+                    // The shared machine's stalls can miss several percent of a window's ticks (19 ms stalls were seen
+                    // in a CI run); the tests hold Kairo to none of its own with AssertNoMissOfKairos, so the window
+                    // here only guards against a loop that stops. A ratio a test sets (a window that must fail) is kept.
+                    MaxMissRatio = options is { } set && set.MaxMissRatio != new UpdateAgentOptions().MaxMissRatio ? set.MaxMissRatio : 0.25,
                     Download = new DownloadOptions { Attempts = 2, RetryDelay = TimeSpan.FromMilliseconds(50) },
                 },
                 Packages.Verifier(threshold: 2),
