@@ -144,7 +144,7 @@ public sealed class UpdateAgentTests : IDisposable
 
         Assert.Equal(UpdateStep.RolledBack, end.Step);
         Assert.Equal(UpdateFailure.HealthFailed, end.Failure);
-        Assert.Matches(@"loop drive: \d+ of \d+ ticks missed their deadline, more than 5\.0 %; \d+ late ticks by cause: .*overrun \d+, and \d+ periods overrun; the worst \d+\.\d ms late \(overrun at tick \d+\)", end.Message);
+        Assert.Matches(@"loop drive: \d+ of \d+ ticks missed their deadline, more than 5\.0 %; \d+ late ticks by cause: .*overrun \d+, and \d+ periods overrun; the worst \d+\.\d ms late \((overrun|lateWakeup|slowInference) at tick \d+\)", end.Message); // the worst may be a stall of the machine
         Assert.Equal(1, slow.Loop.Model.Version);
     }
 
