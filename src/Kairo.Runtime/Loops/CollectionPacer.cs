@@ -1,6 +1,3 @@
-using System.Runtime.InteropServices;
-using Kairo.Runtime.Interop;
-
 namespace Kairo.Runtime.Loops;
 
 /// <summary>Settings of a <see cref="CollectionPacer"/>.</summary>
@@ -116,18 +113,17 @@ public sealed class CollectionPacer : IDisposable
         _stopped.Dispose();
     }
 
-    private unsafe void Run(ManualResetEventSlim ready)
+    private void Run(ManualResetEventSlim ready)
     {
         try
         {
             if (_options.Priority is int priority)
             {
-                var param = new Libc.SchedParam { Priority = priority };
-                if (Libc.SchedSetScheduler(0, Libc.SCHED_FIFO, &param) != 0)
+                if (RealTime.TrySetFifo(priority) is { } refused)
                 {
                     lock (_warnings)
                     {
-                        _warnings.Add($"collection pacer: SCHED_FIFO priority {priority} not permitted ({Marshal.GetLastPInvokeErrorMessage()}); collecting at normal priority");
+                        _warnings.Add($"collection pacer: SCHED_FIFO priority {priority} not permitted ({refused}); collecting at normal priority");
                     }
                 }
             }

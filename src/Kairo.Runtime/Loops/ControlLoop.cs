@@ -241,10 +241,9 @@ public sealed partial class ControlLoop : IDisposable
 
         if (_options.Priority is int priority)
         {
-            var param = new Libc.SchedParam { Priority = priority };
-            if (Libc.SchedSetScheduler(0, Libc.SCHED_FIFO, &param) != 0)
+            if (RealTime.TrySetFifo(priority) is { } refused)
             {
-                _warnings.Add($"loop {Name}: SCHED_FIFO priority {priority} not permitted ({Marshal.GetLastPInvokeErrorMessage()}); running with normal scheduling. Grant CAP_SYS_NICE or LimitRTPRIO in the unit to enable it");
+                _warnings.Add($"loop {Name}: SCHED_FIFO priority {priority} not permitted ({refused}); running with normal scheduling. Grant CAP_SYS_NICE or LimitRTPRIO in the unit to enable it");
             }
         }
     }
